@@ -1,0 +1,4 @@
+//! Built-in accounts: password hashing, Django's password validators, e-mail normalization.
+
+pub mod password;
+pub mod validators;

@@ -1,0 +1,12 @@
+//! hallpass: an embedded, event-sourced session and token engine that speaks django-allauth's
+//! headless app API.
+//!
+//! Every state change is an [`event::Event`] appended to a log ([`store::EventStore`], sled by
+//! default) by one writer thread and folded into in-memory indexes ([`state::State`]); reads
+//! never touch disk. Token strategies ([`token`]) and the HTTP facade ([`web`]) sit on top of the
+//! [`Engine`].
+
+pub mod accounts;
+pub mod clock;
+pub mod crypto;
+pub mod token;

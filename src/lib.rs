@@ -9,4 +9,10 @@
 pub mod accounts;
 pub mod clock;
 pub mod crypto;
+pub mod engine;
+pub mod event;
+pub mod state;
+pub mod store;
 pub mod token;
+
+pub use engine::{Engine, EngineConfig, EngineError};

@@ -3,7 +3,10 @@
 //! Every random value in hallpass comes from [`fill_random`], which reads the operating
 //! system's CSPRNG; there is no seeded or user-space generator.
 
+mod session_key;
 pub mod sid;
+
+pub use session_key::{SESSION_KEY_LEN, SessionKey};
 
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -16,7 +19,10 @@ use subtle::ConstantTimeEq;
 /// `getrandom(2)` and no `/dev/urandom`), where continuing would mint guessable secrets; an
 /// auth server must not limp on without entropy.
 pub fn fill_random(buf: &mut [u8]) {
-    #[expect(clippy::expect_used, reason = "no entropy is a fatal platform fault, see # Panics")]
+    #[expect(
+        clippy::expect_used,
+        reason = "no entropy is a fatal platform fault, see # Panics"
+    )]
     getrandom::fill(buf).expect("operating system randomness is unavailable");
 }
 

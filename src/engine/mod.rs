@@ -1,0 +1,661 @@
+//! The engine: one writer thread, group commit, and lock-shared reads of the folded state.
+//!
+//! Callers on any thread send a command over a crossbeam channel to the single writer. The
+//! writer takes every command waiting, checks each against the current state in arrival order
+//! (plus the effects of earlier commands in the same batch), appends the batch's events as one
+//! record, makes it durable once, applies it to the in-memory state, and only then answers each
+//! caller. So a caller's `Ok` means its events are durable, and commands on one session are
+//! serialized — which is what makes refresh-token rotation race-free.
+//!
+//! Reads (`lookup`, `user_sessions`, ...) take the state's read lock and never touch disk.
+
+mod writer;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+
+use crossbeam_channel::{Sender, TrySendError};
+use parking_lot::{Mutex, RwLock};
+use tracing::warn;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+use crate::clock::{Clock, Timestamp};
+use crate::crypto::SessionKey;
+use crate::event::codec::{DecodeError, decode_record};
+use crate::event::{Jti, RevokeReason, Seq, SessionHash, UserId};
+use crate::state::{State, User};
+use crate::store::{Durability, EventStore, SledStore, StoreError};
+
+use writer::{Command, Request, Writer};
+
+/// Engine settings. Defaults follow Django and allauth where they have one.
+#[derive(Clone, Debug)]
+#[non_exhaustive]
+pub struct EngineConfig {
+    /// Session lifetime in seconds (Django's `SESSION_COOKIE_AGE`, default two weeks).
+    pub session_ttl_secs: i64,
+    /// How long a just-rotated refresh token may be retried for the identical successor
+    /// (`HALLPASS_REFRESH_GRACE_SECONDS`, default 10 s), in milliseconds.
+    pub refresh_grace_ms: i64,
+    /// Whether presenting a rotated-out refresh token after the grace window revokes the
+    /// session (`HALLPASS_REFRESH_REUSE_DETECTION`, default true).
+    pub reuse_detection: bool,
+    /// `last_seen_at` is persisted at most once per this many milliseconds per session.
+    pub seen_coalesce_ms: i64,
+    /// A snapshot is taken (and the log compacted) after this many events.
+    pub snapshot_every: u64,
+    /// How often the writer looks for expired state to prune, in milliseconds.
+    pub sweep_interval_ms: i64,
+    /// At most this many commands in one batch.
+    pub max_batch: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            session_ttl_secs: 1_209_600,
+            refresh_grace_ms: 10_000,
+            reuse_detection: true,
+            seen_coalesce_ms: 60_000,
+            snapshot_every: 200_000,
+            sweep_interval_ms: 60_000,
+            max_batch: 1024,
+        }
+    }
+}
+
+/// The tokens issued by one successful refresh, held so that a retry within the grace window
+/// receives exactly the same pair. Wiped from memory on drop.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct Successor {
+    /// The new access token.
+    pub access_token: String,
+    /// The new refresh token.
+    pub refresh_token: String,
+}
+
+impl std::fmt::Debug for Successor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Successor(<redacted>)")
+    }
+}
+
+/// What became of a refresh-token rotation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RotateOutcome {
+    /// The token was live and is now replaced by this successor (durably).
+    Rotated(Arc<Successor>),
+    /// The token was rotated moments ago (within the grace window): the same successor again.
+    Retried(Arc<Successor>),
+    /// Not refreshable, nothing changed: unknown or dead session, expired token, or a retry
+    /// within the grace window whose successor is no longer in memory (after a restart).
+    Rejected,
+    /// A rotated-out token was presented after the grace window: the session is revoked.
+    ReuseDetected,
+}
+
+/// A live session as readers see it; no secrets.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// SHA-256 of the session key.
+    pub hash: SessionHash,
+    /// Public session number (for session lists).
+    pub no: u64,
+    /// Whose session.
+    pub user: UserId,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// Expiry time.
+    pub expires_at: Timestamp,
+    /// Latest time it authenticated a request.
+    pub last_seen: Timestamp,
+    /// `User-Agent` at creation, where known.
+    pub user_agent: Option<String>,
+    /// IP address at creation, where known.
+    pub ip: Option<String>,
+}
+
+/// A freshly created session: its secret key (for the client) and its public view.
+#[derive(Debug)]
+pub struct NewSession {
+    /// The session key; give it to the client, never log or store it.
+    pub key: SessionKey,
+    /// The session as readers see it.
+    pub info: SessionInfo,
+}
+
+/// Client details recorded with a new session.
+#[derive(Clone, Debug, Default)]
+pub struct SessionMeta {
+    /// `User-Agent` header (truncated to 512 bytes when stored).
+    pub user_agent: Option<String>,
+    /// Client IP address.
+    pub ip: Option<String>,
+}
+
+/// Why an engine command failed.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// Storage failed; nothing of the command was applied.
+    #[error(transparent)]
+    Storage(Arc<StoreError>),
+    /// The e-mail address belongs to an existing user.
+    #[error("e-mail address already taken")]
+    EmailTaken,
+    /// No such user.
+    #[error("unknown user {user}")]
+    UnknownUser {
+        /// The id asked for.
+        user: UserId,
+    },
+    /// A command's input was out of range.
+    #[error("invalid input: {reason}")]
+    Invalid {
+        /// What was wrong.
+        reason: &'static str,
+    },
+    /// The engine has been closed.
+    #[error("the engine is closed")]
+    Closed,
+}
+
+/// Why the engine could not open its data.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The store failed or its contents are corrupt.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The snapshot does not decode.
+    #[error("snapshot: {0}")]
+    Snapshot(#[from] crate::state::SnapshotError),
+    /// The writer thread could not be started.
+    #[error("cannot start writer thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// What recovery found on open.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// The snapshot's position, if one was loaded.
+    pub snapshot_seq: Option<Seq>,
+    /// How many events were replayed after it.
+    pub replayed_events: u64,
+    /// A torn tail record that was dropped, by its first position.
+    pub dropped_torn_tail: Option<Seq>,
+}
+
+/// Counters for metrics; monotonic.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Batches made durable.
+    pub batches: AtomicU64,
+    /// Commands answered by the writer.
+    pub commands: AtomicU64,
+    /// Events appended.
+    pub events: AtomicU64,
+    /// Total time spent in `append` + `sync`, in microseconds.
+    pub sync_micros: AtomicU64,
+    /// Batches or syncs that failed.
+    pub store_failures: AtomicU64,
+    /// Refresh tokens rotated.
+    pub rotations: AtomicU64,
+    /// Reuse detections (sessions revoked for presenting a rotated-out token).
+    pub reuse_detections: AtomicU64,
+    /// Touches dropped because the writer's queue was full.
+    pub touches_dropped: AtomicU64,
+}
+
+struct Shared {
+    state: Arc<RwLock<State>>,
+    tx: Sender<Request>,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+    stats: Arc<Stats>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        let _ = self.tx.send(Request {
+            command: Command::Shutdown,
+            reply: None,
+        });
+        if let Some(handle) = self.writer.lock().take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// The session engine. Cheap to clone; all clones share one writer and one state.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<Shared>,
+}
+
+impl Engine {
+    /// Opens an engine on a sled store in `dir`.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] when the store cannot be opened or its contents are corrupt.
+    pub fn open_dir(
+        dir: &Path,
+        durability: Durability,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Result<(Engine, OpenReport), OpenError> {
+        let store = SledStore::open(dir, durability)?;
+        Engine::open(store, clock, config)
+    }
+
+    /// Opens an engine on `store`: loads the latest snapshot, replays the log after it, and
+    /// starts the writer.
+    ///
+    /// A record at the tail that fails its checksum (a write torn by a crash) is dropped with a
+    /// warning naming its position. A bad record anywhere else refuses to open.
+    ///
+    /// # Errors
+    ///
+    /// [`OpenError`] on I/O failure, a corrupt record before the tail, or a corrupt snapshot.
+    pub fn open(
+        mut store: impl EventStore,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+    ) -> Result<(Engine, OpenReport), OpenError> {
+        let (state, report) = recover(&mut store, config.refresh_grace_ms)?;
+        let state = Arc::new(RwLock::new(state));
+        let stats = Arc::new(Stats::default());
+        let (tx, rx) = crossbeam_channel::bounded(65_536);
+        let writer = Writer::new(
+            Box::new(store),
+            Arc::clone(&state),
+            Arc::clone(&clock),
+            config.clone(),
+            Arc::clone(&stats),
+            report.snapshot_seq.unwrap_or_default(),
+        );
+        let handle = std::thread::Builder::new()
+            .name("hallpass-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(OpenError::Thread)?;
+        let shared = Shared {
+            state,
+            tx,
+            clock,
+            config,
+            stats,
+            writer: Mutex::new(Some(handle)),
+        };
+        Ok((
+            Engine {
+                shared: Arc::new(shared),
+            },
+            report,
+        ))
+    }
+
+    /// The engine's clock.
+    pub fn clock(&self) -> &dyn Clock {
+        &*self.shared.clock
+    }
+
+    /// The current time by the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        self.shared.clock.now()
+    }
+
+    /// The engine's settings.
+    pub fn config(&self) -> &EngineConfig {
+        &self.shared.config
+    }
+
+    /// Metric counters.
+    pub fn stats(&self) -> &Stats {
+        &self.shared.stats
+    }
+
+    /// Creates a user. `email` must already be normalized (see `accounts::email`); the username
+    /// is `username_base` made unique.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::EmailTaken`] if a user has this e-mail address; storage errors.
+    pub fn sign_up(
+        &self,
+        email: &str,
+        username_base: &str,
+        password_hash: String,
+    ) -> Result<User, EngineError> {
+        if email.is_empty() || email.len() > 320 || username_base.len() > 150 {
+            return Err(EngineError::Invalid {
+                reason: "e-mail or username out of range",
+            });
+        }
+        let command = Command::SignUp {
+            email: email.to_owned(),
+            username_base: username_base.to_owned(),
+            password_hash,
+        };
+        match self.call(command)? {
+            writer::Reply::User(user) => Ok(user),
+            _ => Err(EngineError::Invalid {
+                reason: "unexpected reply",
+            }),
+        }
+    }
+
+    /// Creates a session for `user`, with an optional first refresh token (`jti`, expiry), in
+    /// one durable write.
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::UnknownUser`]; storage errors.
+    pub fn create_session(
+        &self,
+        user: UserId,
+        meta: SessionMeta,
+        refresh: Option<(Jti, Timestamp)>,
+    ) -> Result<NewSession, EngineError> {
+        let key = SessionKey::generate();
+        let command = Command::CreateSession {
+            hash: key.hash(),
+            user,
+            user_agent: meta.user_agent.map(|ua| truncate(ua, 512)),
+            ip: meta.ip.map(|ip| truncate(ip, 64)),
+            refresh,
+        };
+        match self.call(command)? {
+            writer::Reply::Session(info) => Ok(NewSession { key, info }),
+            _ => Err(EngineError::Invalid {
+                reason: "unexpected reply",
+            }),
+        }
+    }
+
+    /// The live session behind a presented session key, if any. Never touches disk.
+    pub fn lookup(&self, key: &str) -> Option<SessionInfo> {
+        self.lookup_hash(&SessionKey::from_presented(key).hash())
+    }
+
+    /// The live session with this hash, if any.
+    pub fn lookup_hash(&self, hash: &SessionHash) -> Option<SessionInfo> {
+        let now = self.now();
+        let state = self.shared.state.read();
+        state.session(hash, now).map(|s| info(*hash, s))
+    }
+
+    /// Whether the session with this hash is live (cheaper than [`Engine::lookup_hash`]).
+    pub fn is_live(&self, hash: &SessionHash) -> bool {
+        let now = self.now();
+        self.shared.state.read().session(hash, now).is_some()
+    }
+
+    /// Whether refresh token `jti` is live in session `hash` (unexpired, not rotated out).
+    pub fn refresh_is_live(&self, hash: &SessionHash, jti: &Jti) -> bool {
+        let now = self.now();
+        let state = self.shared.state.read();
+        state
+            .session(hash, now)
+            .and_then(|s| s.refresh_expiry(jti))
+            .is_some_and(|exp| exp > now)
+    }
+
+    /// Notes that session `hash` authenticated a request now. In memory at once; persisted
+    /// coalesced (at most once per `seen_coalesce_ms` per session). Never blocks.
+    pub fn touch(&self, hash: &SessionHash) {
+        let now = self.now();
+        let worth_persisting = {
+            let state = self.shared.state.read();
+            state
+                .session(hash, now)
+                .is_some_and(|s| s.mark_seen(now, self.shared.config.seen_coalesce_ms))
+        };
+        if worth_persisting {
+            let request = Request {
+                command: Command::Touch {
+                    hash: *hash,
+                    at: now,
+                },
+                reply: None,
+            };
+            if let Err(TrySendError::Full(_)) = self.shared.tx.try_send(request) {
+                self.shared
+                    .stats
+                    .touches_dropped
+                    .fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Ends the session behind `key` and everything hanging off it. Returns whether it was live.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn revoke(&self, key: &str, reason: RevokeReason) -> Result<bool, EngineError> {
+        self.revoke_hash(&SessionKey::from_presented(key).hash(), reason)
+    }
+
+    /// Ends session `hash`. Returns whether it was live.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn revoke_hash(
+        &self,
+        hash: &SessionHash,
+        reason: RevokeReason,
+    ) -> Result<bool, EngineError> {
+        match self.call(Command::Revoke {
+            hash: *hash,
+            reason,
+        })? {
+            writer::Reply::Count(n) => Ok(n > 0),
+            _ => Err(EngineError::Invalid {
+                reason: "unexpected reply",
+            }),
+        }
+    }
+
+    /// Ends every session of `user`, except `keep` if given. Returns how many ended.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn revoke_user(
+        &self,
+        user: UserId,
+        keep: Option<SessionHash>,
+        reason: RevokeReason,
+    ) -> Result<usize, EngineError> {
+        match self.call(Command::RevokeUser { user, keep, reason })? {
+            writer::Reply::Count(n) => Ok(n),
+            _ => Err(EngineError::Invalid {
+                reason: "unexpected reply",
+            }),
+        }
+    }
+
+    /// Ends the sessions of `user` with these public numbers. Returns how many ended; numbers
+    /// that are not the user's live sessions are ignored.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        nos: &[u64],
+        reason: RevokeReason,
+    ) -> Result<usize, EngineError> {
+        match self.call(Command::RevokeNos {
+            user,
+            nos: nos.to_vec(),
+            reason,
+        })? {
+            writer::Reply::Count(n) => Ok(n),
+            _ => Err(EngineError::Invalid {
+                reason: "unexpected reply",
+            }),
+        }
+    }
+
+    /// The live sessions of `user`, oldest first.
+    pub fn user_sessions(&self, user: UserId) -> Vec<SessionInfo> {
+        let now = self.now();
+        let state = self.shared.state.read();
+        state
+            .user_sessions(user, now)
+            .into_iter()
+            .map(|(h, s)| info(h, s))
+            .collect()
+    }
+
+    /// A user by id.
+    pub fn user(&self, id: UserId) -> Option<User> {
+        self.shared.state.read().user(id).cloned()
+    }
+
+    /// A user by normalized e-mail address.
+    pub fn user_by_email(&self, email: &str) -> Option<User> {
+        self.shared.state.read().user_by_email(email).cloned()
+    }
+
+    /// Rotates refresh token `old` of session `hash` to `new` (expiring at `expires_at`),
+    /// exactly once: of any number of concurrent calls for `old`, one rotates and the rest,
+    /// within the grace window, receive the same `successor`.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors (nothing changed).
+    pub fn rotate_refresh(
+        &self,
+        hash: SessionHash,
+        old: Jti,
+        new: Jti,
+        expires_at: Timestamp,
+        successor: Successor,
+    ) -> Result<RotateOutcome, EngineError> {
+        let successor = Arc::new(successor);
+        match self.call(Command::Rotate {
+            hash,
+            old,
+            new,
+            expires_at,
+            successor,
+        })? {
+            writer::Reply::Rotate(outcome) => Ok(outcome),
+            _ => Err(EngineError::Invalid {
+                reason: "unexpected reply",
+            }),
+        }
+    }
+
+    /// Prunes expired sessions and refresh tokens now (the writer also does this on its own
+    /// every `sweep_interval_ms`).
+    ///
+    /// # Errors
+    ///
+    /// Storage errors.
+    pub fn sweep(&self) -> Result<(), EngineError> {
+        self.call(Command::Sweep).map(|_| ())
+    }
+
+    /// Writes a snapshot of the state and compacts the log it covers.
+    ///
+    /// # Errors
+    ///
+    /// Storage errors; the previous snapshot and the log are then intact.
+    pub fn snapshot(&self) -> Result<(), EngineError> {
+        self.call(Command::Snapshot).map(|_| ())
+    }
+
+    /// Runs `f` on the current state under the read lock (for tests, metrics and tools).
+    pub fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.shared.state.read())
+    }
+
+    fn call(&self, command: Command) -> Result<writer::Reply, EngineError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.shared
+            .tx
+            .send(Request {
+                command,
+                reply: Some(tx),
+            })
+            .map_err(|_| EngineError::Closed)?;
+        rx.recv().map_err(|_| EngineError::Closed)?
+    }
+}
+
+fn info(hash: SessionHash, s: &crate::state::Session) -> SessionInfo {
+    SessionInfo {
+        hash,
+        no: s.no,
+        user: s.user,
+        created_at: s.created_at,
+        expires_at: s.expires_at,
+        last_seen: s.last_seen(),
+        user_agent: s.user_agent.as_deref().map(str::to_owned),
+        ip: s.ip.as_deref().map(str::to_owned),
+    }
+}
+
+fn truncate(mut s: String, max: usize) -> String {
+    if s.len() > max {
+        let mut cut = max;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s.truncate(cut);
+    }
+    s
+}
+
+/// Loads the snapshot and replays the log after it.
+fn recover(store: &mut impl EventStore, grace_ms: i64) -> Result<(State, OpenReport), OpenError> {
+    let mut report = OpenReport::default();
+    let mut state = match store.load_snapshot()? {
+        Some(snapshot) => {
+            report.snapshot_seq = Some(snapshot.seq);
+            State::from_snapshot(&snapshot.bytes, grace_ms)?
+        }
+        None => State::new(grace_ms),
+    };
+    let after = state.last_seq();
+    let mut torn: Option<(Seq, DecodeError)> = None;
+    let mut replayed = 0u64;
+    store.read_after(after, &mut |first, bytes| {
+        if let Some((seq, reason)) = torn.take() {
+            // A bad record with good ones after it is not a torn tail: refuse.
+            return Err(StoreError::Corrupt { seq, reason });
+        }
+        match decode_record(bytes) {
+            Ok(batch) => {
+                for envelope in &batch {
+                    if envelope.seq > state.last_seq() {
+                        state.apply(envelope);
+                        replayed += 1;
+                    }
+                }
+                Ok(())
+            }
+            Err(reason @ (DecodeError::Checksum | DecodeError::Truncated { .. })) => {
+                torn = Some((first, reason));
+                Ok(())
+            }
+            Err(reason) => Err(StoreError::Corrupt { seq: first, reason }),
+        }
+    })?;
+    if let Some((seq, reason)) = torn {
+        warn!(seq = seq.0, %reason, "dropping torn record at the tail of the log");
+        store.drop_torn_tail(seq)?;
+        report.dropped_torn_tail = Some(seq);
+    }
+    report.replayed_events = replayed;
+    Ok((state, report))
+}

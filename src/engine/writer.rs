@@ -1,0 +1,610 @@
+//! The single writer: plan a batch against the state, append it, sync once, apply, answer.
+//!
+//! Only this thread appends to the store and takes the state's write lock. Planning reads the
+//! state under the read lock plus an [`Overlay`] of what earlier commands in the same batch
+//! will do, so commands in one batch see each other in arrival order exactly as if they had
+//! run one by one, while the batch costs one sync.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use parking_lot::RwLock;
+use tracing::{error, info, warn};
+
+use crate::clock::{Clock, Timestamp};
+use crate::engine::{EngineConfig, EngineError, RotateOutcome, SessionInfo, Stats, Successor};
+use crate::event::codec::encode_record;
+use crate::event::{Envelope, Event, FORMAT_VERSION, Jti, RevokeReason, Seq, SessionHash, UserId};
+use crate::state::{State, User};
+use crate::store::{EventStore, Snapshot, StoreError};
+
+pub(super) enum Command {
+    SignUp {
+        email: String,
+        username_base: String,
+        password_hash: String,
+    },
+    CreateSession {
+        hash: SessionHash,
+        user: UserId,
+        user_agent: Option<String>,
+        ip: Option<String>,
+        refresh: Option<(Jti, Timestamp)>,
+    },
+    Revoke {
+        hash: SessionHash,
+        reason: RevokeReason,
+    },
+    RevokeUser {
+        user: UserId,
+        keep: Option<SessionHash>,
+        reason: RevokeReason,
+    },
+    RevokeNos {
+        user: UserId,
+        nos: Vec<u64>,
+        reason: RevokeReason,
+    },
+    Rotate {
+        hash: SessionHash,
+        old: Jti,
+        new: Jti,
+        expires_at: Timestamp,
+        successor: Arc<Successor>,
+    },
+    Touch {
+        hash: SessionHash,
+        at: Timestamp,
+    },
+    Sweep,
+    Snapshot,
+    Shutdown,
+}
+
+pub(super) enum Reply {
+    User(User),
+    Session(SessionInfo),
+    Count(usize),
+    Rotate(RotateOutcome),
+    Done,
+}
+
+pub(super) struct Request {
+    pub(super) command: Command,
+    pub(super) reply: Option<Sender<Result<Reply, EngineError>>>,
+}
+
+/// What earlier commands of the batch being planned will do once it is durable.
+#[derive(Default)]
+struct Overlay {
+    emails: HashSet<String>,
+    usernames: HashSet<String>,
+    users: HashSet<UserId>,
+    next_user: u64,
+    created: HashMap<SessionHash, UserId>,
+    revoked: HashSet<SessionHash>,
+    rotated: HashMap<Jti, Arc<Successor>>,
+    next_session_no: u64,
+    seen: Vec<(SessionHash, Timestamp)>,
+    sweep: bool,
+}
+
+pub(super) struct Writer {
+    store: Box<dyn EventStore>,
+    state: Arc<RwLock<State>>,
+    clock: Arc<dyn Clock>,
+    config: EngineConfig,
+    stats: Arc<Stats>,
+    /// Successors of recent rotations, so a retry within the grace window gets the same pair.
+    /// In memory only: after a restart a retry gets a plain rejection, never a revocation.
+    grace: HashMap<Jti, (Timestamp, Arc<Successor>)>,
+    next_seq: Seq,
+    last_snapshot: Seq,
+    next_sweep: Timestamp,
+}
+
+/// One planned command: its events, its answer, and whether the answer depends on the batch
+/// becoming durable.
+struct Planned {
+    events: Vec<Event>,
+    reply: Result<Reply, EngineError>,
+}
+
+impl Writer {
+    pub(super) fn new(
+        store: Box<dyn EventStore>,
+        state: Arc<RwLock<State>>,
+        clock: Arc<dyn Clock>,
+        config: EngineConfig,
+        stats: Arc<Stats>,
+        last_snapshot: Seq,
+    ) -> Writer {
+        let next_seq = store.high_water().max(state.read().last_seq()).next();
+        let next_sweep = clock.now().plus_millis(config.sweep_interval_ms);
+        Writer {
+            store,
+            state,
+            clock,
+            config,
+            stats,
+            grace: HashMap::new(),
+            next_seq,
+            last_snapshot,
+            next_sweep,
+        }
+    }
+
+    pub(super) fn run(mut self, rx: Receiver<Request>) {
+        let tick = Duration::from_millis(self.config.sweep_interval_ms.clamp(10, 60_000) as u64);
+        loop {
+            let first = match rx.recv_timeout(tick) {
+                Ok(request) => request,
+                Err(RecvTimeoutError::Timeout) => {
+                    self.housekeeping();
+                    continue;
+                }
+                Err(RecvTimeoutError::Disconnected) => break,
+            };
+            let mut batch = vec![first];
+            batch.extend(rx.try_iter().take(self.config.max_batch.saturating_sub(1)));
+            if !self.process(batch) {
+                break;
+            }
+            self.housekeeping();
+        }
+        // Persist what the last minutes of reads noted, then leave a snapshot so the next open
+        // replays little.
+        if self.state.read().last_seq() > self.last_snapshot {
+            if let Err(e) = self.take_snapshot() {
+                warn!(error = %e, "snapshot on close failed; the log still has everything");
+            }
+        }
+    }
+
+    /// Plans, commits and answers one batch. Returns false when asked to shut down.
+    fn process(&mut self, batch: Vec<Request>) -> bool {
+        let now = self.clock.now();
+        let mut overlay = Overlay::default();
+        let mut answers: Vec<(
+            Option<Sender<Result<Reply, EngineError>>>,
+            Result<Reply, EngineError>,
+        )> = Vec::with_capacity(batch.len());
+        let mut envelopes: Vec<Envelope> = Vec::new();
+        let mut shutdown = false;
+        let mut snapshot_requested = Vec::new();
+        {
+            let lock = Arc::clone(&self.state);
+            let state = lock.read();
+            overlay.next_user = state.max_user_id() + 1;
+            for request in batch {
+                let planned = match request.command {
+                    Command::Shutdown => {
+                        shutdown = true;
+                        continue;
+                    }
+                    Command::Snapshot => {
+                        snapshot_requested.push(request.reply);
+                        continue;
+                    }
+                    command => self.plan(command, &state, &mut overlay, now),
+                };
+                for event in planned.events {
+                    envelopes.push(Envelope {
+                        version: FORMAT_VERSION,
+                        seq: self.next_seq,
+                        at: now,
+                        event,
+                    });
+                    self.next_seq = self.next_seq.next();
+                }
+                answers.push((request.reply, planned.reply));
+            }
+            if !overlay.seen.is_empty() {
+                let seen: Vec<_> = std::mem::take(&mut overlay.seen)
+                    .into_iter()
+                    .filter(|(h, _)| {
+                        !overlay.revoked.contains(h) && state.session(h, now).is_some()
+                    })
+                    .collect();
+                if !seen.is_empty() {
+                    envelopes.push(Envelope {
+                        version: FORMAT_VERSION,
+                        seq: self.next_seq,
+                        at: now,
+                        event: Event::SessionsSeen { seen },
+                    });
+                    self.next_seq = self.next_seq.next();
+                }
+            }
+        }
+
+        let committed = if envelopes.is_empty() {
+            Ok(())
+        } else {
+            self.commit(&envelopes)
+        };
+        match committed {
+            Ok(()) => {
+                if !envelopes.is_empty() {
+                    let mut state = self.state.write();
+                    for envelope in &envelopes {
+                        state.apply(envelope);
+                    }
+                }
+                for (old, successor) in overlay.rotated {
+                    self.grace.insert(old, (now, successor));
+                }
+                self.stats
+                    .commands
+                    .fetch_add(answers.len() as u64, Ordering::Relaxed);
+                for (reply, answer) in answers {
+                    if let Some(reply) = reply {
+                        let _ = reply.send(answer);
+                    }
+                }
+            }
+            Err(e) => {
+                let e = Arc::new(e);
+                error!(error = %e, events = envelopes.len(), "batch failed; nothing applied");
+                for (reply, answer) in answers {
+                    if let Some(reply) = reply {
+                        // A command that planned no change may still have read the overlay of
+                        // this batch; failing all is the safe answer.
+                        let answer = match answer {
+                            Ok(_) => Err(EngineError::Storage(Arc::clone(&e))),
+                            err => err,
+                        };
+                        let _ = reply.send(answer);
+                    }
+                }
+            }
+        }
+        for reply in snapshot_requested.into_iter().flatten() {
+            let answer = self.take_snapshot().map(|()| Reply::Done);
+            let _ = reply.send(answer.map_err(|e| EngineError::Storage(Arc::new(e))));
+        }
+        !shutdown
+    }
+
+    /// Appends and syncs one batch; on failure rolls the record back and keeps its positions
+    /// used.
+    fn commit(&mut self, envelopes: &[Envelope]) -> Result<(), StoreError> {
+        let (Some(first), Some(last)) = (envelopes.first(), envelopes.last()) else {
+            return Ok(());
+        };
+        let (first, last) = (first.seq, last.seq);
+        let record = encode_record(envelopes);
+        let started = std::time::Instant::now();
+        let expected_last = self.store.high_water();
+        let result = self
+            .store
+            .append(first, last, expected_last, &record)
+            .and_then(|()| self.store.sync());
+        let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.stats.sync_micros.fetch_add(micros, Ordering::Relaxed);
+        match result {
+            Ok(()) => {
+                self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                self.stats
+                    .events
+                    .fetch_add(envelopes.len() as u64, Ordering::Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
+                if let Err(undo) = self.store.discard(first) {
+                    warn!(error = %undo, seq = first.0, "could not roll back a failed record");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn plan(
+        &mut self,
+        command: Command,
+        state: &State,
+        o: &mut Overlay,
+        now: Timestamp,
+    ) -> Planned {
+        let done = |events, reply| Planned {
+            events,
+            reply: Ok(reply),
+        };
+        match command {
+            Command::SignUp {
+                email,
+                username_base,
+                password_hash,
+            } => {
+                if state.user_by_email(&email).is_some() || o.emails.contains(&email) {
+                    return Planned {
+                        events: vec![],
+                        reply: Err(EngineError::EmailTaken),
+                    };
+                }
+                let username = unique_username(&username_base, |u| {
+                    state.username_taken(u) || o.usernames.contains(u)
+                });
+                let user = UserId(o.next_user);
+                o.next_user += 1;
+                o.emails.insert(email.clone());
+                o.usernames.insert(username.clone());
+                o.users.insert(user);
+                let record = User {
+                    id: user,
+                    email: email.clone(),
+                    username: username.clone(),
+                    password_hash: password_hash.clone(),
+                };
+                done(
+                    vec![Event::UserSignedUp {
+                        user,
+                        email,
+                        username,
+                        password_hash,
+                    }],
+                    Reply::User(record),
+                )
+            }
+            Command::CreateSession {
+                hash,
+                user,
+                user_agent,
+                ip,
+                refresh,
+            } => {
+                if state.user(user).is_none() && !o.users.contains(&user) {
+                    return Planned {
+                        events: vec![],
+                        reply: Err(EngineError::UnknownUser { user }),
+                    };
+                }
+                if state.session(&hash, now).is_some() || o.created.contains_key(&hash) {
+                    return Planned {
+                        events: vec![],
+                        reply: Err(EngineError::Invalid {
+                            reason: "session key collision",
+                        }),
+                    };
+                }
+                o.created.insert(hash, user);
+                let no = state.next_session_no() + o.next_session_no;
+                o.next_session_no += 1;
+                let expires_at = now.plus_secs(self.config.session_ttl_secs);
+                let info = SessionInfo {
+                    hash,
+                    no,
+                    user,
+                    created_at: now,
+                    expires_at,
+                    last_seen: now,
+                    user_agent: user_agent.clone(),
+                    ip: ip.clone(),
+                };
+                let event = Event::SessionCreated {
+                    session: hash,
+                    user,
+                    expires_at,
+                    user_agent,
+                    ip,
+                    refresh,
+                };
+                done(vec![event], Reply::Session(info))
+            }
+            Command::Revoke { hash, reason } => {
+                let live = (state.session(&hash, now).is_some() || o.created.contains_key(&hash))
+                    && o.revoked.insert(hash);
+                let events = if live {
+                    vec![Event::SessionRevoked {
+                        session: hash,
+                        reason,
+                    }]
+                } else {
+                    vec![]
+                };
+                done(events, Reply::Count(usize::from(live)))
+            }
+            Command::RevokeUser { user, keep, reason } => {
+                let mut targets: Vec<SessionHash> = state
+                    .user_sessions(user, now)
+                    .into_iter()
+                    .map(|(h, _)| h)
+                    .collect();
+                targets.extend(
+                    o.created
+                        .iter()
+                        .filter(|(_, u)| **u == user)
+                        .map(|(h, _)| *h),
+                );
+                let events: Vec<Event> = targets
+                    .into_iter()
+                    .filter(|h| Some(*h) != keep && o.revoked.insert(*h))
+                    .map(|session| Event::SessionRevoked { session, reason })
+                    .collect();
+                let n = events.len();
+                done(events, Reply::Count(n))
+            }
+            Command::RevokeNos { user, nos, reason } => {
+                let events: Vec<Event> = state
+                    .user_sessions(user, now)
+                    .into_iter()
+                    .filter(|(h, s)| nos.contains(&s.no) && o.revoked.insert(*h))
+                    .map(|(session, _)| Event::SessionRevoked { session, reason })
+                    .collect();
+                let n = events.len();
+                done(events, Reply::Count(n))
+            }
+            Command::Rotate {
+                hash,
+                old,
+                new,
+                expires_at,
+                successor,
+            } => self.plan_rotate(state, o, now, hash, old, new, expires_at, successor),
+            Command::Touch { hash, at } => {
+                o.seen.push((hash, at));
+                done(vec![], Reply::Done)
+            }
+            Command::Sweep => {
+                let events = if !o.sweep && state.has_expired(now) {
+                    o.sweep = true;
+                    vec![Event::ExpiredSwept { now }]
+                } else {
+                    vec![]
+                };
+                done(events, Reply::Done)
+            }
+            Command::Snapshot | Command::Shutdown => done(vec![], Reply::Done),
+        }
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the fields of one command, unpacked"
+    )]
+    fn plan_rotate(
+        &mut self,
+        state: &State,
+        o: &mut Overlay,
+        now: Timestamp,
+        hash: SessionHash,
+        old: Jti,
+        new: Jti,
+        expires_at: Timestamp,
+        successor: Arc<Successor>,
+    ) -> Planned {
+        let reply = |outcome| Ok(Reply::Rotate(outcome));
+        let Some(session) = state
+            .session(&hash, now)
+            .filter(|_| !o.revoked.contains(&hash))
+        else {
+            return Planned {
+                events: vec![],
+                reply: reply(RotateOutcome::Rejected),
+            };
+        };
+        // A second rotation of the same token in this batch: the first one's successor.
+        if let Some(first) = o.rotated.get(&old) {
+            return Planned {
+                events: vec![],
+                reply: reply(RotateOutcome::Retried(Arc::clone(first))),
+            };
+        }
+        if session.refresh_expiry(&old).is_some_and(|exp| exp > now) {
+            o.rotated.insert(old, Arc::clone(&successor));
+            self.stats.rotations.fetch_add(1, Ordering::Relaxed);
+            let event = Event::RefreshRotated {
+                session: hash,
+                old,
+                new,
+                expires_at,
+            };
+            return Planned {
+                events: vec![event],
+                reply: reply(RotateOutcome::Rotated(successor)),
+            };
+        }
+        if session.refresh_expiry(&old).is_some() {
+            // Live in the session but past its exp: expired, not reused.
+            return Planned {
+                events: vec![],
+                reply: reply(RotateOutcome::Rejected),
+            };
+        }
+        let grace = self.config.refresh_grace_ms;
+        if let Some(rotation) = state.recent_rotation(&old).filter(|r| r.session == hash) {
+            if rotation.at.plus_millis(grace) >= now {
+                return match self.grace.get(&old) {
+                    Some((_, successor)) => Planned {
+                        events: vec![],
+                        reply: reply(RotateOutcome::Retried(Arc::clone(successor))),
+                    },
+                    // Rotated within the window before a restart: the successor is gone.
+                    None => Planned {
+                        events: vec![],
+                        reply: reply(RotateOutcome::Rejected),
+                    },
+                };
+            }
+        }
+        // A token we signed for this session that is neither live nor just rotated: it was
+        // rotated out earlier. RFC 9700 4.14.2: treat as theft, end the session.
+        if self.config.reuse_detection && o.revoked.insert(hash) {
+            self.stats.reuse_detections.fetch_add(1, Ordering::Relaxed);
+            warn!(session = ?hash, "refresh token reuse detected; revoking the session");
+            let event = Event::SessionRevoked {
+                session: hash,
+                reason: RevokeReason::ReuseDetected,
+            };
+            return Planned {
+                events: vec![event],
+                reply: reply(RotateOutcome::ReuseDetected),
+            };
+        }
+        Planned {
+            events: vec![],
+            reply: reply(RotateOutcome::Rejected),
+        }
+    }
+
+    /// Periodic work between batches: prune expired state, forget old grace entries, and take
+    /// a snapshot when the log has grown enough.
+    fn housekeeping(&mut self) {
+        let now = self.clock.now();
+        let grace = self.config.refresh_grace_ms;
+        self.grace.retain(|_, (at, _)| at.plus_millis(grace) >= now);
+        if now >= self.next_sweep {
+            self.next_sweep = now.plus_millis(self.config.sweep_interval_ms);
+            if self.state.read().has_expired(now) {
+                self.process(vec![Request {
+                    command: Command::Sweep,
+                    reply: None,
+                }]);
+            }
+        }
+        let last = self.state.read().last_seq();
+        if last.0.saturating_sub(self.last_snapshot.0) >= self.config.snapshot_every {
+            if let Err(e) = self.take_snapshot() {
+                warn!(error = %e, "periodic snapshot failed; will retry");
+            }
+        }
+    }
+
+    fn take_snapshot(&mut self) -> Result<(), StoreError> {
+        let (seq, bytes) = {
+            let state = self.state.read();
+            (state.last_seq(), state.to_snapshot())
+        };
+        self.store.save_snapshot(&Snapshot { seq, bytes })?;
+        self.last_snapshot = seq;
+        self.store.compact_through(seq)?;
+        info!(seq = seq.0, "snapshot written, log compacted");
+        Ok(())
+    }
+}
+
+/// `base`, else `base2`, `base3`, ... — the first not taken. Bounded: falls back to a random
+/// suffix after many collisions.
+fn unique_username(base: &str, taken: impl Fn(&str) -> bool) -> String {
+    let base = if base.is_empty() { "user" } else { base };
+    if !taken(base) {
+        return base.to_owned();
+    }
+    for n in 2..10_000u32 {
+        let candidate = format!("{base}{n}");
+        if !taken(&candidate) {
+            return candidate;
+        }
+    }
+    loop {
+        let suffix = u64::from_le_bytes(crate::crypto::random_bytes::<8>());
+        let candidate = format!("{base}{suffix}");
+        if !taken(&candidate) {
+            return candidate;
+        }
+    }
+}

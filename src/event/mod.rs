@@ -1,0 +1,189 @@
+//! Events: the past-tense facts that make up hallpass's state.
+//!
+//! Every change is one of these, appended to the log inside an [`Envelope`] and folded into
+//! [`crate::state::State`]. Events carry every value the fold needs (timestamps, ids, hashes),
+//! so replay needs no clock, randomness or I/O.
+//!
+//! No event holds a raw session key or token: sessions are named by [`SessionHash`], the
+//! SHA-256 of the key, so a leaked data directory hands out no live session.
+//!
+//! Versioning rule: the encoding of a format version never changes. A new field or variant
+//! means a new [`FORMAT_VERSION`] and a decoder branch for the old one (see [`codec`]); the
+//! fixtures in `tests/fixtures/events/` must decode forever.
+
+pub mod codec;
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::Timestamp;
+
+/// The format version written by this build.
+pub const FORMAT_VERSION: u16 = 1;
+
+/// A position in the log.
+///
+/// Invariant: strictly increasing across the log and never reused, even after a crash or a
+/// failed append (a failed batch leaves a gap).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Default, Serialize, Deserialize,
+)]
+pub struct Seq(pub u64);
+
+impl Seq {
+    /// The position after this one.
+    pub const fn next(self) -> Seq {
+        Seq(self.0.saturating_add(1))
+    }
+}
+
+impl fmt::Display for Seq {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A user's id: a positive integer, assigned in sign-up order, as Django's auto primary key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct UserId(pub u64);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// SHA-256 of a session key: how the log, snapshots and indexes name a session.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct SessionHash(pub [u8; 32]);
+
+impl fmt::Debug for SessionHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // A prefix is enough to tell sessions apart in logs and assertions.
+        write!(
+            f,
+            "SessionHash({:02x}{:02x}{:02x}{:02x}..)",
+            self.0[0], self.0[1], self.0[2], self.0[3]
+        )
+    }
+}
+
+/// A refresh token's `jti` (a UUID v4), as 16 bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Jti(pub [u8; 16]);
+
+impl Jti {
+    /// A fresh random UUID v4.
+    pub fn random() -> Jti {
+        let mut b = crate::crypto::random_bytes::<16>();
+        // why: set the version (4) and RFC 4122 variant bits, as uuid::Uuid::new_v4 does.
+        b[6] = (b[6] & 0x0f) | 0x40;
+        b[8] = (b[8] & 0x3f) | 0x80;
+        Jti(b)
+    }
+
+    /// Parses the hyphenated UUID string form used in the `jti` claim.
+    pub fn parse(s: &str) -> Option<Jti> {
+        uuid::Uuid::try_parse(s).ok().map(|u| Jti(*u.as_bytes()))
+    }
+}
+
+impl fmt::Display for Jti {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&uuid::Uuid::from_bytes(self.0).hyphenated(), f)
+    }
+}
+
+/// Why a session ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum RevokeReason {
+    /// The user logged out (`DELETE auth/session`).
+    Logout,
+    /// The user (or an operator) ended all sessions, or all but the current one.
+    RevokeAll,
+    /// The session's lifetime ran out and a sweep pruned it.
+    Expired,
+    /// A rotated-out refresh token was presented after the grace window (RFC 9700 4.14.2).
+    ReuseDetected,
+    /// An operator revoked it (CLI or library call).
+    Admin,
+    /// The user deleted this session from their session list (`DELETE auth/sessions`).
+    UserRequest,
+}
+
+/// A state change, in the past tense.
+///
+/// Appending a variant is a format change: bump [`FORMAT_VERSION`] (bincode encodes the
+/// variant index, so order matters and existing variants never move).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Event {
+    /// A user signed up with e-mail and password.
+    UserSignedUp {
+        /// The new user's id (one more than the highest so far).
+        user: UserId,
+        /// The e-mail address, normalized (see `accounts`).
+        email: String,
+        /// The username, unique, derived from the e-mail's local part.
+        username: String,
+        /// The argon2id PHC string; empty when the user has no usable password.
+        password_hash: String,
+    },
+    /// A session began.
+    SessionCreated {
+        /// SHA-256 of the session key.
+        session: SessionHash,
+        /// Whose session it is.
+        user: UserId,
+        /// When it stops being valid (creation time + `SESSION_COOKIE_AGE`).
+        expires_at: Timestamp,
+        /// The client's `User-Agent`, truncated, where known.
+        user_agent: Option<String>,
+        /// The client's IP address as text, where known.
+        ip: Option<String>,
+        /// A first refresh token issued with the session (JWT strategy), and its expiry.
+        refresh: Option<(Jti, Timestamp)>,
+    },
+    /// A session ended, and every token hanging off it with it.
+    SessionRevoked {
+        /// The session.
+        session: SessionHash,
+        /// Why.
+        reason: RevokeReason,
+    },
+    /// A refresh token was rotated: `old` is gone, `new` is live until `expires_at`.
+    RefreshRotated {
+        /// The session both tokens belong to.
+        session: SessionHash,
+        /// The `jti` presented and now rotated out.
+        old: Jti,
+        /// The successor's `jti`.
+        new: Jti,
+        /// The successor's expiry.
+        expires_at: Timestamp,
+    },
+    /// Sessions last seen at these times (coalesced; at most about once a minute per session).
+    SessionsSeen {
+        /// Session and the latest time it authenticated a request.
+        seen: Vec<(SessionHash, Timestamp)>,
+    },
+    /// Everything that expired at or before `now` was pruned: sessions past their lifetime and
+    /// refresh tokens past their `exp`.
+    ExpiredSwept {
+        /// The sweep's cut-off.
+        now: Timestamp,
+    },
+}
+
+/// An event in the log: format version, position, time of the write, and the event.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// The format version the event was encoded with.
+    pub version: u16,
+    /// The event's position in the log.
+    pub seq: Seq,
+    /// When the writer accepted the event; the fold's only notion of "now".
+    pub at: Timestamp,
+    /// The fact itself.
+    pub event: Event,
+}

@@ -1,0 +1,372 @@
+//! The in-memory state: a pure fold of the event log.
+//!
+//! [`State::apply`] is the only function that changes state. It reads no clock, no randomness
+//! and does no I/O — every such value is already in the event — so replaying the log rebuilds
+//! exactly the live state (invariant 4 in `ARCHITECTURE.md`). The engine holds the state
+//! behind a `parking_lot::RwLock`: readers share it, the writer thread takes the write lock
+//! only to apply a batch that is already durable.
+//!
+//! Reads take the current time as a parameter: a session whose `expires_at` has passed is
+//! invisible to every read at once, even before a sweep prunes it.
+
+mod snapshot;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use crate::clock::Timestamp;
+use crate::event::{Envelope, Event, Jti, Seq, SessionHash, UserId};
+
+pub use snapshot::SnapshotError;
+
+/// A user account.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct User {
+    /// The user's id.
+    pub id: UserId,
+    /// Normalized (lower-case) e-mail address; unique.
+    pub email: String,
+    /// Unique username derived from the e-mail's local part.
+    pub username: String,
+    /// argon2id PHC string; empty when the user has no usable password.
+    pub password_hash: String,
+}
+
+impl User {
+    /// Whether the user can log in with a password (Django's `has_usable_password`).
+    pub fn has_usable_password(&self) -> bool {
+        !self.password_hash.is_empty()
+    }
+}
+
+/// A live session.
+#[derive(Debug)]
+pub struct Session {
+    /// A small public number for the session (its position among all sessions ever
+    /// created), shown in session lists; not a secret.
+    pub no: u64,
+    /// Whose session.
+    pub user: UserId,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it stops being valid.
+    pub expires_at: Timestamp,
+    /// Latest time it authenticated a request. Updated in memory on reads (an atomic, so
+    /// readers need only the read lock) and persisted coalesced by `SessionsSeen`.
+    seen: AtomicI64,
+    /// `User-Agent` at creation, truncated.
+    pub user_agent: Option<Box<str>>,
+    /// IP address at creation.
+    pub ip: Option<Box<str>>,
+    /// Live refresh tokens: `jti -> exp`, allauth's `headless_refresh_tokens`.
+    pub refresh: Vec<(Jti, Timestamp)>,
+}
+
+impl Session {
+    /// The latest time this session authenticated a request, as known in memory.
+    pub fn last_seen(&self) -> Timestamp {
+        Timestamp::from_millis(self.seen.load(Ordering::Relaxed))
+    }
+
+    /// Records a use at `now`; returns true if the change is worth persisting (the stored value
+    /// is at least `coalesce_ms` old and this caller won the race to update it).
+    pub(crate) fn mark_seen(&self, now: Timestamp, coalesce_ms: i64) -> bool {
+        let old = self.seen.load(Ordering::Relaxed);
+        if now.as_millis().saturating_sub(old) < coalesce_ms {
+            return false;
+        }
+        self.seen
+            .compare_exchange(old, now.as_millis(), Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// The expiry of refresh token `jti`, if it is live in this session.
+    pub fn refresh_expiry(&self, jti: &Jti) -> Option<Timestamp> {
+        self.refresh
+            .iter()
+            .find(|(j, _)| j == jti)
+            .map(|(_, exp)| *exp)
+    }
+
+    fn seen_raw(&self) -> i64 {
+        self.seen.load(Ordering::Relaxed)
+    }
+}
+
+impl PartialEq for Session {
+    fn eq(&self, other: &Self) -> bool {
+        self.no == other.no
+            && self.user == other.user
+            && self.created_at == other.created_at
+            && self.expires_at == other.expires_at
+            && self.seen_raw() == other.seen_raw()
+            && self.user_agent == other.user_agent
+            && self.ip == other.ip
+            && self.refresh == other.refresh
+    }
+}
+
+/// A refresh token rotated out recently: which session, and when.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rotation {
+    /// The session the token belonged to.
+    pub session: SessionHash,
+    /// When it was rotated out.
+    pub at: Timestamp,
+}
+
+/// Everything the log says, folded.
+#[derive(Debug, PartialEq)]
+pub struct State {
+    users: HashMap<UserId, User>,
+    by_email: HashMap<String, UserId>,
+    by_username: HashMap<String, UserId>,
+    sessions: HashMap<SessionHash, Session>,
+    by_user: HashMap<UserId, Vec<SessionHash>>,
+    /// Refresh tokens rotated out within the last grace window: tells a retry (plain 400
+    /// after a restart) from a reuse (revocation). Bounded by rotations per grace window.
+    recent_rotations: HashMap<Jti, Rotation>,
+    rotation_order: VecDeque<(Timestamp, Jti)>,
+    next_session_no: u64,
+    last_seq: Seq,
+    grace_ms: i64,
+}
+
+impl State {
+    /// An empty state; `grace_ms` is how long rotated-out refresh tokens are remembered.
+    pub fn new(grace_ms: i64) -> State {
+        State {
+            users: HashMap::new(),
+            by_email: HashMap::new(),
+            by_username: HashMap::new(),
+            sessions: HashMap::new(),
+            by_user: HashMap::new(),
+            recent_rotations: HashMap::new(),
+            rotation_order: VecDeque::new(),
+            next_session_no: 1,
+            last_seq: Seq(0),
+            grace_ms: grace_ms.max(0),
+        }
+    }
+
+    /// Folds one event in. Total: never fails and never panics, whatever the event says.
+    pub fn apply(&mut self, envelope: &Envelope) {
+        self.last_seq = self.last_seq.max(envelope.seq);
+        let at = envelope.at;
+        match &envelope.event {
+            Event::UserSignedUp {
+                user,
+                email,
+                username,
+                password_hash,
+            } => {
+                self.by_email.insert(email.clone(), *user);
+                self.by_username.insert(username.clone(), *user);
+                self.users.insert(
+                    *user,
+                    User {
+                        id: *user,
+                        email: email.clone(),
+                        username: username.clone(),
+                        password_hash: password_hash.clone(),
+                    },
+                );
+            }
+            Event::SessionCreated {
+                session,
+                user,
+                expires_at,
+                user_agent,
+                ip,
+                refresh,
+            } => {
+                let no = self.next_session_no;
+                self.next_session_no += 1;
+                let record = Session {
+                    no,
+                    user: *user,
+                    created_at: at,
+                    expires_at: *expires_at,
+                    seen: AtomicI64::new(at.as_millis()),
+                    user_agent: user_agent.as_deref().map(Box::from),
+                    ip: ip.as_deref().map(Box::from),
+                    refresh: refresh.iter().copied().collect(),
+                };
+                self.insert_session(*session, record);
+            }
+            Event::SessionRevoked { session, .. } => self.remove_session(session),
+            Event::RefreshRotated {
+                session,
+                old,
+                new,
+                expires_at,
+            } => {
+                if let Some(s) = self.sessions.get_mut(session) {
+                    s.refresh.retain(|(j, _)| j != old);
+                    s.refresh.push((*new, *expires_at));
+                }
+                self.recent_rotations.insert(
+                    *old,
+                    Rotation {
+                        session: *session,
+                        at,
+                    },
+                );
+                self.rotation_order.push_back((at, *old));
+                self.prune_rotations(at);
+            }
+            Event::SessionsSeen { seen } => {
+                for (session, when) in seen {
+                    if let Some(s) = self.sessions.get(session) {
+                        s.seen.fetch_max(when.as_millis(), Ordering::Relaxed);
+                    }
+                }
+            }
+            Event::ExpiredSwept { now } => self.sweep(*now),
+        }
+    }
+
+    /// The live session `hash`, if it exists and has not expired at `now`.
+    pub fn session(&self, hash: &SessionHash, now: Timestamp) -> Option<&Session> {
+        self.sessions.get(hash).filter(|s| s.expires_at > now)
+    }
+
+    /// A user by id.
+    pub fn user(&self, id: UserId) -> Option<&User> {
+        self.users.get(&id)
+    }
+
+    /// A user by normalized e-mail address.
+    pub fn user_by_email(&self, email: &str) -> Option<&User> {
+        self.by_email.get(email).and_then(|id| self.users.get(id))
+    }
+
+    /// Whether `username` is taken.
+    pub fn username_taken(&self, username: &str) -> bool {
+        self.by_username.contains_key(username)
+    }
+
+    /// The highest user id so far (0 when there are none).
+    pub fn max_user_id(&self) -> u64 {
+        self.users.keys().map(|u| u.0).max().unwrap_or(0)
+    }
+
+    /// The live sessions of `user` at `now`, oldest first.
+    pub fn user_sessions(&self, user: UserId, now: Timestamp) -> Vec<(SessionHash, &Session)> {
+        let mut out: Vec<(SessionHash, &Session)> = self
+            .by_user
+            .get(&user)
+            .into_iter()
+            .flatten()
+            .filter_map(|h| self.session(h, now).map(|s| (*h, s)))
+            .collect();
+        out.sort_by_key(|(_, s)| s.no);
+        out
+    }
+
+    /// The rotation that took refresh token `jti` out, if within the grace window.
+    pub fn recent_rotation(&self, jti: &Jti) -> Option<Rotation> {
+        self.recent_rotations.get(jti).copied()
+    }
+
+    /// Whether anything has expired at `now` that a sweep would prune.
+    pub fn has_expired(&self, now: Timestamp) -> bool {
+        self.sessions
+            .values()
+            .any(|s| s.expires_at <= now || s.refresh.iter().any(|(_, exp)| *exp <= now))
+            || self
+                .rotation_order
+                .front()
+                .is_some_and(|(at, _)| at.plus_millis(self.grace_ms) < now)
+    }
+
+    /// The position of the last event folded in.
+    pub fn last_seq(&self) -> Seq {
+        self.last_seq
+    }
+
+    /// The number the next created session will get.
+    pub fn next_session_no(&self) -> u64 {
+        self.next_session_no
+    }
+
+    /// How many sessions are held (including expired ones not yet swept).
+    pub fn session_count(&self) -> usize {
+        self.sessions.len()
+    }
+
+    /// How many users exist.
+    pub fn user_count(&self) -> usize {
+        self.users.len()
+    }
+
+    /// How many refresh tokens are held across all sessions.
+    pub fn refresh_token_count(&self) -> usize {
+        self.sessions.values().map(|s| s.refresh.len()).sum()
+    }
+
+    /// How many rotated-out tokens are remembered for the grace window.
+    pub fn recent_rotation_count(&self) -> usize {
+        self.recent_rotations.len()
+    }
+
+    /// The session numbered `no`, if live at `now`.
+    pub fn session_by_no(&self, user: UserId, no: u64, now: Timestamp) -> Option<SessionHash> {
+        self.user_sessions(user, now)
+            .into_iter()
+            .find(|(_, s)| s.no == no)
+            .map(|(h, _)| h)
+    }
+
+    fn insert_session(&mut self, hash: SessionHash, session: Session) {
+        let user = session.user;
+        if self.sessions.insert(hash, session).is_none() {
+            // Kept sorted so that a snapshot-restored state equals the live one exactly.
+            let list = self.by_user.entry(user).or_default();
+            if let Err(at) = list.binary_search(&hash) {
+                list.insert(at, hash);
+            }
+        }
+    }
+
+    fn remove_session(&mut self, hash: &SessionHash) {
+        let Some(session) = self.sessions.remove(hash) else {
+            return;
+        };
+        if let Some(list) = self.by_user.get_mut(&session.user) {
+            list.retain(|h| h != hash);
+            if list.is_empty() {
+                self.by_user.remove(&session.user);
+            }
+        }
+    }
+
+    fn sweep(&mut self, now: Timestamp) {
+        let expired: Vec<SessionHash> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| s.expires_at <= now)
+            .map(|(h, _)| *h)
+            .collect();
+        for hash in &expired {
+            self.remove_session(hash);
+        }
+        for session in self.sessions.values_mut() {
+            session.refresh.retain(|(_, exp)| *exp > now);
+        }
+        self.prune_rotations(now);
+    }
+
+    fn prune_rotations(&mut self, now: Timestamp) {
+        while let Some((at, jti)) = self.rotation_order.front().copied() {
+            if at.plus_millis(self.grace_ms) >= now {
+                break;
+            }
+            self.rotation_order.pop_front();
+            // A jti is rotated out once; the map entry is this queue entry's.
+            if self.recent_rotations.get(&jti).is_some_and(|r| r.at == at) {
+                self.recent_rotations.remove(&jti);
+            }
+        }
+    }
+}

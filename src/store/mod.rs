@@ -1,0 +1,214 @@
+//! Where events live: the [`EventStore`] trait and its backends.
+//!
+//! Only the engine's writer thread appends. A store keeps batches as whole records (one batch,
+//! one record), so a batch is on disk entirely or not at all, and hands them back in order.
+//! The trait is deliberately small — append a batch with an expected last position, make it
+//! durable, read from a position, keep one snapshot, drop what a snapshot covers — so that a
+//! replicated log (NATS JetStream's expected-last-sequence append and ordered consumers) can
+//! implement it later.
+
+mod faulty;
+mod mem_store;
+mod sled_store;
+
+pub use faulty::{FaultPlan, FaultyStore};
+pub use mem_store::MemStore;
+pub use sled_store::SledStore;
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use crate::event::Seq;
+use crate::event::codec::DecodeError;
+
+/// How hard [`EventStore::sync`] works before a write is acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Durability {
+    /// sled `flush()` and then `fsync` of the database file: survives power loss where the
+    /// disk honours cache flushes. The default.
+    #[default]
+    Fsync,
+    /// sled `flush()` only (`sync_file_range`): survives a process crash (`kill -9`), not
+    /// necessarily power loss, because the disk's write cache is not flushed.
+    Flush,
+    /// No flush: sled writes back on its own schedule. Acknowledged writes can be lost even
+    /// on a process crash. For tests and benchmarks.
+    None,
+}
+
+impl FromStr for Durability {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.to_ascii_lowercase().as_str() {
+            "fsync" => Ok(Durability::Fsync),
+            "flush" => Ok(Durability::Flush),
+            "none" => Ok(Durability::None),
+            _ => Err(format!("expected fsync, flush or none, got {s:?}")),
+        }
+    }
+}
+
+/// A snapshot of the folded state and the last position it covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Every event up to and including this position is in `bytes`.
+    pub seq: Seq,
+    /// The encoded state (see `state::snapshot`).
+    pub bytes: Vec<u8>,
+}
+
+/// What reading the log found besides the records.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ReadReport {
+    /// A torn record at the tail that was dropped, by its first position.
+    pub dropped_tail: Option<Seq>,
+}
+
+/// A durable, ordered log of batches.
+///
+/// Invariants every backend keeps:
+/// 1. Records are keyed by the first [`Seq`] of their batch; keys strictly increase.
+/// 2. [`append`](EventStore::append) writes a whole record or nothing.
+/// 3. After [`sync`](EventStore::sync) returns `Ok`, every appended record survives a process
+///    crash (and, with [`Durability::Fsync`], power loss where the disk allows).
+/// 4. A record whose append or sync failed may or may not survive; the engine rolls it back
+///    with [`discard`](EventStore::discard) and never reuses its positions.
+pub trait EventStore: Send + 'static {
+    /// Appends one encoded batch whose events run from `first` to `last`.
+    ///
+    /// `expected_last` is the last position the writer believes the log holds: a backend
+    /// shared with other writers rejects the append with [`StoreError::Conflict`] when it
+    /// differs (optimistic concurrency); a local backend checks it as an assertion.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError`] on I/O failure or a conflict; the record may be partly buffered.
+    fn append(
+        &mut self,
+        first: Seq,
+        last: Seq,
+        expected_last: Seq,
+        record: &[u8],
+    ) -> Result<(), StoreError>;
+
+    /// Makes every appended record durable per the store's [`Durability`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when flushing or fsync failed; what was appended since the last
+    /// successful sync is then in doubt.
+    fn sync(&mut self) -> Result<(), StoreError>;
+
+    /// Removes the record at `first` after a failed append or sync, so that a write the caller
+    /// was told failed does not reappear after a restart. Best effort.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] if the removal itself failed.
+    fn discard(&mut self, first: Seq) -> Result<(), StoreError>;
+
+    /// Calls `visit` with each record whose first position is greater than `after`, in order.
+    ///
+    /// Stops at the first error `visit` returns.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] on read failure, or whatever `visit` returned.
+    fn read_after(
+        &self,
+        after: Seq,
+        visit: &mut dyn FnMut(Seq, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError>;
+
+    /// Removes the record at `first` when recovery found it torn at the tail.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] if the removal failed.
+    fn drop_torn_tail(&mut self, first: Seq) -> Result<(), StoreError> {
+        self.discard(first)?;
+        self.sync()
+    }
+
+    /// The highest position ever appended, including records later discarded; the writer
+    /// continues after it, so positions are never reused.
+    fn high_water(&self) -> Seq;
+
+    /// Durably replaces the snapshot.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] on write failure; the previous snapshot is then still intact.
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError>;
+
+    /// The latest snapshot, if any.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] on read failure, [`StoreError::Corrupt`] if it fails its checksum.
+    fn load_snapshot(&self) -> Result<Option<Snapshot>, StoreError>;
+
+    /// Drops every record whose events all lie at or before `through` (a snapshot covers them).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] on failure; the log is then merely longer than needed.
+    fn compact_through(&mut self, through: Seq) -> Result<(), StoreError>;
+
+    /// Bytes the store occupies on disk, where known.
+    fn size_on_disk(&self) -> Option<u64> {
+        None
+    }
+}
+
+/// Why the store could not do what was asked.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The operating system or the storage library failed.
+    #[error("storage i/o failed during {op}: {source}")]
+    Io {
+        /// What the store was doing.
+        op: &'static str,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// A record in the middle of the log failed its checksum or did not decode.
+    #[error("corrupt log record at seq {seq}: {reason}")]
+    Corrupt {
+        /// The first position of the bad record.
+        seq: Seq,
+        /// What was wrong.
+        reason: DecodeError,
+    },
+    /// The snapshot failed its checksum or did not decode.
+    #[error("corrupt snapshot {path:?}: {reason}")]
+    CorruptSnapshot {
+        /// Where it is.
+        path: PathBuf,
+        /// What was wrong.
+        reason: String,
+    },
+    /// Another writer appended first (shared backends only).
+    #[error("append conflict: expected last seq {expected}, found {found}")]
+    Conflict {
+        /// What the writer expected.
+        expected: Seq,
+        /// What the log holds.
+        found: Seq,
+    },
+    /// The engine's writer has stopped (closed, or it panicked).
+    #[error("the engine's writer has stopped")]
+    WriterGone,
+}
+
+impl StoreError {
+    pub(crate) fn io(op: &'static str, source: impl Into<std::io::Error>) -> StoreError {
+        StoreError::Io {
+            op,
+            source: source.into(),
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The default store: one directory holding a sled database and a snapshot file.
+//!
+//! This is the only file that imports sled. Layout of the data directory:
+//! - `log/`: the sled database. Tree `records`: key = first [`Seq`] of the batch (big-endian
+//!   u64, so key order is log order), value = the checksummed record. Tree `meta`: `high_water`.
+//! - `snapshot.bin`: `"HPSNAP01" | seq u64 LE | crc32 u32 LE | len u64 LE | state bytes`,
+//!   replaced atomically (write temp, fsync, rename, fsync directory).
+//!
+//! Durability: sled's `flush()` writes its buffers and calls `sync_file_range`, which does not
+//! flush the disk's write cache, so with [`Durability::Fsync`] we also `fsync` the database file
+//! itself. Our records are far below sled's blob threshold, so they live in that file.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use crate::event::Seq;
+use crate::store::{Durability, EventStore, Snapshot, StoreError};
+
+const SNAPSHOT_MAGIC: &[u8; 8] = b"HPSNAP01";
+const HIGH_WATER: &[u8] = b"high_water";
+
+/// An [`EventStore`] on a sled database in one directory.
+pub struct SledStore {
+    dir: PathBuf,
+    db: sled::Db,
+    records: sled::Tree,
+    meta: sled::Tree,
+    /// The database file, kept open so that each sync is one `fdatasync`.
+    db_file: Option<File>,
+    durability: Durability,
+    high_water: Seq,
+}
+
+impl SledStore {
+    /// Opens (creating if needed) the store in `dir`.
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] if the directory cannot be created or sled cannot open it (for
+    /// example because another process holds it).
+    pub fn open(dir: &Path, durability: Durability) -> Result<SledStore, StoreError> {
+        fs::create_dir_all(dir).map_err(|e| StoreError::io("create data directory", e))?;
+        let db = sled::Config::new()
+            .path(dir.join("log"))
+            .open()
+            .map_err(|e| StoreError::io("open sled", e))?;
+        let records = db
+            .open_tree("records")
+            .map_err(|e| StoreError::io("open tree", e))?;
+        let meta = db
+            .open_tree("meta")
+            .map_err(|e| StoreError::io("open tree", e))?;
+        let db_file = match durability {
+            Durability::Fsync => Some(
+                OpenOptions::new()
+                    .read(true)
+                    .open(dir.join("log").join("db"))
+                    .map_err(|e| StoreError::io("open sled db file", e))?,
+            ),
+            _ => None,
+        };
+        let stored_high = meta
+            .get(HIGH_WATER)
+            .map_err(|e| StoreError::io("read high water", e))?
+            .and_then(|v| <[u8; 8]>::try_from(v.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        let last_key = records
+            .last()
+            .map_err(|e| StoreError::io("read last record", e))?
+            .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        let store = SledStore {
+            dir: dir.to_path_buf(),
+            db,
+            records,
+            meta,
+            db_file,
+            durability,
+            high_water: Seq(stored_high.max(last_key)),
+        };
+        sync_dir(dir)?;
+        Ok(store)
+    }
+
+    /// The directory this store lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn snapshot_path(&self) -> PathBuf {
+        self.dir.join("snapshot.bin")
+    }
+}
+
+impl EventStore for SledStore {
+    fn append(
+        &mut self,
+        first: Seq,
+        last: Seq,
+        expected_last: Seq,
+        record: &[u8],
+    ) -> Result<(), StoreError> {
+        if expected_last < self.high_water || first <= self.high_water {
+            return Err(StoreError::Conflict {
+                expected: expected_last,
+                found: self.high_water,
+            });
+        }
+        let mut batch = sled::Batch::default();
+        batch.insert(&first.0.to_be_bytes(), record);
+        self.records
+            .apply_batch(batch)
+            .map_err(|e| StoreError::io("append", e))?;
+        // The high water mark may lag the records on disk after a crash; open() takes the max.
+        self.meta
+            .insert(HIGH_WATER, &last.0.to_be_bytes())
+            .map_err(|e| StoreError::io("append", e))?;
+        self.high_water = last;
+        Ok(())
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        match self.durability {
+            Durability::None => Ok(()),
+            Durability::Flush => {
+                self.db.flush().map_err(|e| StoreError::io("flush", e))?;
+                Ok(())
+            }
+            Durability::Fsync => {
+                self.db.flush().map_err(|e| StoreError::io("flush", e))?;
+                if let Some(file) = &self.db_file {
+                    file.sync_data().map_err(|e| StoreError::io("fsync", e))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn discard(&mut self, first: Seq) -> Result<(), StoreError> {
+        self.records
+            .remove(first.0.to_be_bytes())
+            .map_err(|e| StoreError::io("discard", e))?;
+        Ok(())
+    }
+
+    fn read_after(
+        &self,
+        after: Seq,
+        visit: &mut dyn FnMut(Seq, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let start = after.0.saturating_add(1).to_be_bytes();
+        for item in self.records.range(start..) {
+            let (key, value) = item.map_err(|e| StoreError::io("read log", e))?;
+            let Ok(key) = <[u8; 8]>::try_from(key.as_ref()) else {
+                return Err(StoreError::io(
+                    "read log",
+                    std::io::Error::new(std::io::ErrorKind::InvalidData, "malformed record key"),
+                ));
+            };
+            visit(Seq(u64::from_be_bytes(key)), &value)?;
+        }
+        Ok(())
+    }
+
+    fn high_water(&self) -> Seq {
+        self.high_water
+    }
+
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        let tmp = self.dir.join("snapshot.tmp");
+        let io = |e| StoreError::io("write snapshot", e);
+        let mut file = File::create(&tmp).map_err(io)?;
+        let mut header = Vec::with_capacity(28);
+        header.extend_from_slice(SNAPSHOT_MAGIC);
+        header.extend_from_slice(&snapshot.seq.0.to_le_bytes());
+        header.extend_from_slice(&crc32fast::hash(&snapshot.bytes).to_le_bytes());
+        header.extend_from_slice(&(snapshot.bytes.len() as u64).to_le_bytes());
+        file.write_all(&header).map_err(io)?;
+        file.write_all(&snapshot.bytes).map_err(io)?;
+        file.sync_all().map_err(io)?;
+        drop(file);
+        fs::rename(&tmp, self.snapshot_path()).map_err(io)?;
+        sync_dir(&self.dir)
+    }
+
+    fn load_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
+        let path = self.snapshot_path();
+        let mut file = match File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::io("open snapshot", e)),
+        };
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)
+            .map_err(|e| StoreError::io("read snapshot", e))?;
+        let corrupt = |reason: &str| StoreError::CorruptSnapshot {
+            path: path.clone(),
+            reason: reason.to_string(),
+        };
+        if bytes.len() < 28 || &bytes[..8] != SNAPSHOT_MAGIC {
+            return Err(corrupt("bad header"));
+        }
+        let word = |at: usize| -> [u8; 8] {
+            let mut w = [0; 8];
+            w.copy_from_slice(&bytes[at..at + 8]);
+            w
+        };
+        let seq = Seq(u64::from_le_bytes(word(8)));
+        let crc = [bytes[16], bytes[17], bytes[18], bytes[19]];
+        let len = u64::from_le_bytes(word(20));
+        let body = &bytes[28..];
+        if body.len() as u64 != len {
+            return Err(corrupt("length mismatch"));
+        }
+        if crc32fast::hash(body).to_le_bytes() != crc {
+            return Err(corrupt("checksum mismatch"));
+        }
+        bytes.drain(..28);
+        Ok(Some(Snapshot { seq, bytes }))
+    }
+
+    fn compact_through(&mut self, through: Seq) -> Result<(), StoreError> {
+        // A record's key is its first position; its last is below the next record's key. A
+        // record is dropped only when the next one starts at or before `through + 1`, or it is
+        // the last record and `through` reaches the high water mark.
+        let keys: Vec<u64> = self
+            .records
+            .range(..=through.0.to_be_bytes())
+            .keys()
+            .filter_map(|k| k.ok().and_then(|k| <[u8; 8]>::try_from(k.as_ref()).ok()))
+            .map(u64::from_be_bytes)
+            .collect();
+        let mut batch = sled::Batch::default();
+        for (i, key) in keys.iter().enumerate() {
+            let next_start = match keys.get(i + 1) {
+                Some(next) => *next,
+                None => self
+                    .records
+                    .get_gt(key.to_be_bytes())
+                    .map_err(|e| StoreError::io("compact", e))?
+                    .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(self.high_water.0.saturating_add(1)),
+            };
+            if next_start <= through.0.saturating_add(1) {
+                batch.remove(&key.to_be_bytes());
+            }
+        }
+        self.records
+            .apply_batch(batch)
+            .map_err(|e| StoreError::io("compact", e))?;
+        self.sync()
+    }
+
+    fn size_on_disk(&self) -> Option<u64> {
+        let snapshot = fs::metadata(self.snapshot_path())
+            .map(|m| m.len())
+            .unwrap_or(0);
+        self.db.size_on_disk().ok().map(|s| s + snapshot)
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| StoreError::io("fsync directory", e))
+}

@@ -32,7 +32,6 @@ use writer::{Command, Request, Writer};
 
 /// Engine settings. Defaults follow Django and allauth where they have one.
 #[derive(Clone, Debug)]
-#[non_exhaustive]
 pub struct EngineConfig {
     /// Session lifetime in seconds (Django's `SESSION_COOKIE_AGE`, default two weeks).
     pub session_ttl_secs: i64,
@@ -50,6 +49,8 @@ pub struct EngineConfig {
     pub sweep_interval_ms: i64,
     /// At most this many commands in one batch.
     pub max_batch: usize,
+    /// Whether closing the engine writes a snapshot (so the next open replays little).
+    pub snapshot_on_close: bool,
 }
 
 impl Default for EngineConfig {
@@ -62,6 +63,7 @@ impl Default for EngineConfig {
             snapshot_every: 200_000,
             sweep_interval_ms: 60_000,
             max_batch: 1024,
+            snapshot_on_close: true,
         }
     }
 }

@@ -157,7 +157,7 @@ impl Writer {
         }
         // Persist what the last minutes of reads noted, then leave a snapshot so the next open
         // replays little.
-        if self.state.read().last_seq() > self.last_snapshot {
+        if self.config.snapshot_on_close && self.state.read().last_seq() > self.last_snapshot {
             if let Err(e) = self.take_snapshot() {
                 warn!(error = %e, "snapshot on close failed; the log still has everything");
             }

@@ -71,7 +71,7 @@ pub fn encode_envelope(envelope: &Envelope, out: &mut Vec<u8>) {
 /// [`DecodeError`] when the bytes are short, name an unknown version or do not decode.
 pub fn decode_envelope(bytes: &[u8]) -> Result<(Envelope, usize), DecodeError> {
     let header = bytes.get(..6).ok_or(DecodeError::Truncated {
-        needed: 6 - bytes.len(),
+        needed: 6usize.saturating_sub(bytes.len()),
     })?;
     let version = u16::from_le_bytes([header[0], header[1]]);
     let len = u32::from_le_bytes([header[2], header[3], header[4], header[5]]) as usize;
@@ -81,7 +81,7 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<(Envelope, usize), DecodeError> {
         });
     }
     let body = bytes.get(6..6 + len).ok_or(DecodeError::Truncated {
-        needed: 6 + len - bytes.len(),
+        needed: (6 + len).saturating_sub(bytes.len()),
     })?;
     match version {
         1 => {
@@ -130,7 +130,7 @@ pub fn encode_record(batch: &[Envelope]) -> Vec<u8> {
 /// checksummed record still does not decode (written by a newer or broken build).
 pub fn decode_record(record: &[u8]) -> Result<Vec<Envelope>, DecodeError> {
     let crc = record.get(..4).ok_or(DecodeError::Truncated {
-        needed: 4 - record.len(),
+        needed: 4usize.saturating_sub(record.len()),
     })?;
     let mut rest = &record[4..];
     if crc32fast::hash(rest).to_le_bytes() != crc {

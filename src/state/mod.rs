@@ -318,6 +318,63 @@ impl State {
             .map(|(h, _)| h)
     }
 
+    /// The first difference between two states, described; `None` when they are equal.
+    ///
+    /// For tests of the replay invariant: readable where `assert_eq!` on hash maps is not.
+    pub fn first_difference(&self, other: &State) -> Option<String> {
+        if self.last_seq != other.last_seq {
+            return Some(format!("last_seq {} vs {}", self.last_seq, other.last_seq));
+        }
+        if self.next_session_no != other.next_session_no {
+            return Some(format!(
+                "next_session_no {} vs {}",
+                self.next_session_no, other.next_session_no
+            ));
+        }
+        for (id, user) in &self.users {
+            if other.users.get(id) != Some(user) {
+                return Some(format!("user {id}: {user:?} vs {:?}", other.users.get(id)));
+            }
+        }
+        if self.users.len() != other.users.len() {
+            return Some(format!(
+                "{} users vs {}",
+                self.users.len(),
+                other.users.len()
+            ));
+        }
+        for (hash, session) in &self.sessions {
+            if other.sessions.get(hash) != Some(session) {
+                return Some(format!(
+                    "session {hash:?}: {session:?} vs {:?}",
+                    other.sessions.get(hash)
+                ));
+            }
+        }
+        if self.sessions.len() != other.sessions.len() {
+            return Some(format!(
+                "{} sessions vs {}",
+                self.sessions.len(),
+                other.sessions.len()
+            ));
+        }
+        if self.by_user != other.by_user {
+            return Some("by_user index differs".into());
+        }
+        if self.by_email != other.by_email || self.by_username != other.by_username {
+            return Some("e-mail or username index differs".into());
+        }
+        if self.recent_rotations != other.recent_rotations
+            || self.rotation_order != other.rotation_order
+        {
+            return Some(format!(
+                "recent rotations {:?} vs {:?}",
+                self.rotation_order, other.rotation_order
+            ));
+        }
+        (self != other).then(|| "states differ in a field first_difference misses".into())
+    }
+
     fn insert_session(&mut self, hash: SessionHash, session: Session) {
         let user = session.user;
         if self.sessions.insert(hash, session).is_none() {

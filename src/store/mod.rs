@@ -212,3 +212,55 @@ impl StoreError {
         }
     }
 }
+
+impl EventStore for Box<dyn EventStore> {
+    fn append(
+        &mut self,
+        first: Seq,
+        last: Seq,
+        expected_last: Seq,
+        record: &[u8],
+    ) -> Result<(), StoreError> {
+        (**self).append(first, last, expected_last, record)
+    }
+
+    fn sync(&mut self) -> Result<(), StoreError> {
+        (**self).sync()
+    }
+
+    fn discard(&mut self, first: Seq) -> Result<(), StoreError> {
+        (**self).discard(first)
+    }
+
+    fn read_after(
+        &self,
+        after: Seq,
+        visit: &mut dyn FnMut(Seq, &[u8]) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        (**self).read_after(after, visit)
+    }
+
+    fn drop_torn_tail(&mut self, first: Seq) -> Result<(), StoreError> {
+        (**self).drop_torn_tail(first)
+    }
+
+    fn high_water(&self) -> Seq {
+        (**self).high_water()
+    }
+
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        (**self).save_snapshot(snapshot)
+    }
+
+    fn load_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
+        (**self).load_snapshot()
+    }
+
+    fn compact_through(&mut self, through: Seq) -> Result<(), StoreError> {
+        (**self).compact_through(through)
+    }
+
+    fn size_on_disk(&self) -> Option<u64> {
+        (**self).size_on_disk()
+    }
+}

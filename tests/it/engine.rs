@@ -1,0 +1,314 @@
+//! The engine's session lifecycle, rotation and reuse detection through the public API.
+
+use std::sync::Arc;
+
+use hallpass::EngineConfig;
+use hallpass::engine::{EngineError, RotateOutcome, SessionMeta, Successor};
+use hallpass::event::{Jti, RevokeReason};
+
+use crate::util::{T0, mem_engine, open, session_with_refresh, user};
+
+fn successor(tag: &str) -> Successor {
+    Successor {
+        access_token: format!("access-{tag}"),
+        refresh_token: format!("refresh-{tag}"),
+    }
+}
+
+#[test]
+fn sign_up_assigns_ids_and_unique_usernames() {
+    let (engine, _, _) = mem_engine(EngineConfig::default());
+    let a = engine
+        .sign_up("ann@example.com", "ann", String::new())
+        .unwrap();
+    let b = engine
+        .sign_up("ann@example.org", "ann", String::new())
+        .unwrap();
+    assert_eq!((a.id.0, b.id.0), (1, 2));
+    assert_eq!((a.username.as_str(), b.username.as_str()), ("ann", "ann2"));
+    assert!(matches!(
+        engine.sign_up("ann@example.com", "x", String::new()),
+        Err(EngineError::EmailTaken)
+    ));
+    assert_eq!(engine.user_by_email("ann@example.org").unwrap().id, b.id);
+}
+
+#[test]
+fn session_lifecycle_and_expiry() {
+    let config = EngineConfig {
+        session_ttl_secs: 100,
+        ..EngineConfig::default()
+    };
+    let (engine, _, clock) = mem_engine(config);
+    let u = user(&engine, 1);
+    let meta = SessionMeta {
+        user_agent: Some("curl/8".into()),
+        ip: Some("127.0.0.1".into()),
+    };
+    let s = engine.create_session(u, meta, None).unwrap();
+    let key = s.key.expose().to_owned();
+    assert_eq!(key.len(), 32);
+    let info = engine.lookup(&key).unwrap();
+    assert_eq!(info.user, u);
+    assert_eq!(info.expires_at, T0.plus_secs(100));
+    assert_eq!(info.user_agent.as_deref(), Some("curl/8"));
+    assert!(engine.lookup("not-a-key").is_none());
+    clock.advance_secs(99);
+    assert!(engine.lookup(&key).is_some());
+    clock.advance_secs(1);
+    assert!(
+        engine.lookup(&key).is_none(),
+        "gone at expires_at for every read"
+    );
+    assert!(engine.user_sessions(u).is_empty());
+    assert_eq!(engine.with_state(|s| s.session_count()), 1);
+    engine.sweep().unwrap();
+    assert_eq!(
+        engine.with_state(|s| s.session_count()),
+        0,
+        "sweep prunes expired sessions"
+    );
+}
+
+#[test]
+fn create_session_for_unknown_user_fails() {
+    let (engine, _, _) = mem_engine(EngineConfig::default());
+    let err = engine.create_session(hallpass::event::UserId(42), SessionMeta::default(), None);
+    assert!(matches!(err, Err(EngineError::UnknownUser { .. })));
+}
+
+#[test]
+fn revoke_one_all_and_all_but_one() {
+    let (engine, _, _) = mem_engine(EngineConfig::default());
+    let u = user(&engine, 1);
+    let other = user(&engine, 2);
+    let keys: Vec<_> = (0..4)
+        .map(|_| {
+            engine
+                .create_session(u, SessionMeta::default(), None)
+                .unwrap()
+        })
+        .collect();
+    let theirs = engine
+        .create_session(other, SessionMeta::default(), None)
+        .unwrap();
+    assert!(
+        engine
+            .revoke(keys[0].key.expose(), RevokeReason::Logout)
+            .unwrap()
+    );
+    assert!(
+        !engine
+            .revoke(keys[0].key.expose(), RevokeReason::Logout)
+            .unwrap()
+    );
+    assert_eq!(engine.user_sessions(u).len(), 3);
+    let n = engine
+        .revoke_user(u, Some(keys[1].info.hash), RevokeReason::RevokeAll)
+        .unwrap();
+    assert_eq!(n, 2);
+    let left = engine.user_sessions(u);
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].hash, keys[1].info.hash);
+    assert!(
+        engine.lookup(theirs.key.expose()).is_some(),
+        "other users unaffected"
+    );
+    let n = engine.revoke_user_sessions(u, &[keys[1].info.no, 999], RevokeReason::UserRequest);
+    assert_eq!(n.unwrap(), 1);
+    assert!(engine.user_sessions(u).is_empty());
+    // Another user's session number is not ours to revoke.
+    assert_eq!(
+        engine
+            .revoke_user_sessions(u, &[theirs.info.no], RevokeReason::UserRequest)
+            .unwrap(),
+        0
+    );
+}
+
+#[test]
+fn rotation_retry_and_reuse_detection() {
+    let (engine, _, clock) = mem_engine(EngineConfig::default());
+    let u = user(&engine, 1);
+    let (s, j0) = session_with_refresh(&engine, u);
+    let j1 = Jti::random();
+    let exp = clock_exp(&engine);
+    let out = engine
+        .rotate_refresh(s.info.hash, j0, j1, exp, successor("1"))
+        .unwrap();
+    let RotateOutcome::Rotated(first) = out else {
+        panic!("expected rotation, got {out:?}")
+    };
+    assert!(engine.refresh_is_live(&s.info.hash, &j1));
+    assert!(!engine.refresh_is_live(&s.info.hash, &j0));
+    // A retry within the grace window gets the identical pair, and nothing changes.
+    clock.advance_secs(9);
+    let again = engine
+        .rotate_refresh(s.info.hash, j0, Jti::random(), exp, successor("2"))
+        .unwrap();
+    assert_eq!(again, RotateOutcome::Retried(Arc::clone(&first)));
+    assert!(engine.refresh_is_live(&s.info.hash, &j1));
+    // After the window: reuse, the whole session ends.
+    clock.advance_secs(2);
+    let reuse = engine
+        .rotate_refresh(s.info.hash, j0, Jti::random(), exp, successor("3"))
+        .unwrap();
+    assert_eq!(reuse, RotateOutcome::ReuseDetected);
+    assert!(engine.lookup(s.key.expose()).is_none());
+    assert!(!engine.refresh_is_live(&s.info.hash, &j1));
+    assert_eq!(
+        engine
+            .rotate_refresh(s.info.hash, j1, Jti::random(), exp, successor("4"))
+            .unwrap(),
+        RotateOutcome::Rejected
+    );
+}
+
+#[test]
+fn without_detection_reuse_is_a_plain_rejection() {
+    let config = EngineConfig {
+        reuse_detection: false,
+        refresh_grace_ms: 0,
+        ..EngineConfig::default()
+    };
+    let (engine, _, clock) = mem_engine(config);
+    let u = user(&engine, 1);
+    let (s, j0) = session_with_refresh(&engine, u);
+    let exp = clock_exp(&engine);
+    let j1 = Jti::random();
+    engine
+        .rotate_refresh(s.info.hash, j0, j1, exp, successor("1"))
+        .unwrap();
+    clock.advance_millis(1);
+    let again = engine
+        .rotate_refresh(s.info.hash, j0, Jti::random(), exp, successor("2"))
+        .unwrap();
+    assert_eq!(again, RotateOutcome::Rejected);
+    assert!(engine.lookup(s.key.expose()).is_some());
+    assert!(engine.refresh_is_live(&s.info.hash, &j1));
+}
+
+#[test]
+fn a_retry_after_restart_is_rejected_without_revocation() {
+    let (engine, store, clock) = mem_engine(EngineConfig::default());
+    let u = user(&engine, 1);
+    let (s, j0) = session_with_refresh(&engine, u);
+    let exp = clock_exp(&engine);
+    engine
+        .rotate_refresh(s.info.hash, j0, Jti::random(), exp, successor("1"))
+        .unwrap();
+    drop(engine);
+    let (engine, _) = open(store, &clock, EngineConfig::default());
+    clock.advance_secs(1);
+    let retry = engine
+        .rotate_refresh(s.info.hash, j0, Jti::random(), exp, successor("2"))
+        .unwrap();
+    assert_eq!(retry, RotateOutcome::Rejected);
+    assert!(
+        engine.lookup(s.key.expose()).is_some(),
+        "no revocation for a retry in the window"
+    );
+}
+
+#[test]
+fn expired_refresh_token_is_rejected_not_reuse() {
+    let (engine, _, clock) = mem_engine(EngineConfig::default());
+    let u = user(&engine, 1);
+    let j0 = Jti::random();
+    let s = engine
+        .create_session(
+            u,
+            SessionMeta::default(),
+            Some((j0, engine.now().plus_secs(10))),
+        )
+        .unwrap();
+    clock.advance_secs(10);
+    let out = engine.rotate_refresh(
+        s.info.hash,
+        j0,
+        Jti::random(),
+        clock_exp(&engine),
+        successor("x"),
+    );
+    assert_eq!(out.unwrap(), RotateOutcome::Rejected);
+    assert!(engine.lookup(s.key.expose()).is_some());
+    engine.sweep().unwrap();
+    assert_eq!(
+        engine.with_state(|s| s.refresh_token_count()),
+        0,
+        "expired jti pruned"
+    );
+}
+
+#[test]
+fn sixty_four_concurrent_refreshes_make_one_successor() {
+    let (engine, _, _) = mem_engine(EngineConfig::default());
+    let u = user(&engine, 1);
+    let (s, j0) = session_with_refresh(&engine, u);
+    let exp = clock_exp(&engine);
+    let outcomes: Vec<RotateOutcome> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..64)
+            .map(|i| {
+                let engine = engine.clone();
+                let hash = s.info.hash;
+                scope.spawn(move || {
+                    engine
+                        .rotate_refresh(hash, j0, Jti::random(), exp, successor(&i.to_string()))
+                        .unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let rotated: Vec<_> = outcomes
+        .iter()
+        .filter(|o| matches!(o, RotateOutcome::Rotated(_)))
+        .collect();
+    assert_eq!(rotated.len(), 1);
+    let RotateOutcome::Rotated(winner) = rotated[0] else {
+        unreachable!()
+    };
+    for o in &outcomes {
+        match o {
+            RotateOutcome::Rotated(x) | RotateOutcome::Retried(x) => assert_eq!(x, winner),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(engine.with_state(|st| st.refresh_token_count()), 1);
+}
+
+#[test]
+fn touch_is_coalesced_and_persisted() {
+    let (engine, store, clock) = mem_engine(EngineConfig::default());
+    let u = user(&engine, 1);
+    let s = engine
+        .create_session(u, SessionMeta::default(), None)
+        .unwrap();
+    let records = store.record_count();
+    clock.advance_secs(30);
+    engine.touch(&s.info.hash);
+    engine.sweep().unwrap(); // a round trip through the writer
+    assert_eq!(
+        store.record_count(),
+        records,
+        "a touch within a minute writes nothing"
+    );
+    assert_eq!(engine.lookup_hash(&s.info.hash).unwrap().last_seen, T0);
+    clock.advance_secs(31);
+    engine.touch(&s.info.hash);
+    engine.sweep().unwrap();
+    assert_eq!(
+        engine.lookup_hash(&s.info.hash).unwrap().last_seen,
+        T0.plus_secs(61)
+    );
+    drop(engine);
+    let (engine, _) = open(store, &clock, EngineConfig::default());
+    assert_eq!(
+        engine.lookup_hash(&s.info.hash).unwrap().last_seen,
+        T0.plus_secs(61)
+    );
+}
+
+fn clock_exp(engine: &hallpass::Engine) -> hallpass::clock::Timestamp {
+    engine.now().plus_secs(86_400)
+}

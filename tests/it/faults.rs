@@ -1,0 +1,93 @@
+//! Fault injection: failed appends, failed syncs and a full disk.
+
+use hallpass::EngineConfig;
+use hallpass::clock::ManualClock;
+use hallpass::engine::{EngineError, SessionMeta};
+use hallpass::store::{Durability, EventStore, FaultPlan, FaultyStore, MemStore, SledStore};
+
+use crate::util::{T0, open, user};
+
+fn check_faults(store: impl EventStore, reopen: impl FnOnce() -> Box<dyn EventStore>) {
+    let plan = FaultPlan::new();
+    let clock = ManualClock::new(T0);
+    let (engine, _) = open(
+        FaultyStore::new(store, plan.clone()),
+        &clock,
+        EngineConfig::default(),
+    );
+    let u = user(&engine, 1);
+    let before = engine.with_state(|s| s.to_snapshot());
+
+    plan.fail_append(1);
+    let err = engine.create_session(u, SessionMeta::default(), None);
+    assert!(
+        matches!(err, Err(EngineError::Storage(_))),
+        "append failure reaches the caller"
+    );
+    assert_eq!(
+        engine.with_state(|s| s.to_snapshot()),
+        before,
+        "state unchanged"
+    );
+
+    plan.fail_sync(1);
+    let err = engine.sign_up("b@example.com", "b", String::new());
+    assert!(
+        matches!(err, Err(EngineError::Storage(_))),
+        "sync failure reaches the caller"
+    );
+    assert_eq!(
+        engine.with_state(|s| s.to_snapshot()),
+        before,
+        "state unchanged"
+    );
+
+    plan.set_disk_full(true);
+    for _ in 0..3 {
+        assert!(
+            engine
+                .create_session(u, SessionMeta::default(), None)
+                .is_err()
+        );
+    }
+    assert!(engine.snapshot().is_err());
+    assert_eq!(engine.with_state(|s| s.to_snapshot()), before);
+
+    plan.clear();
+    let s = engine
+        .create_session(u, SessionMeta::default(), None)
+        .expect("works after the fault");
+    let b = engine
+        .sign_up("b@example.com", "b", String::new())
+        .expect("the failed sign-up left no trace");
+    let key = s.key.expose().to_owned();
+    drop(engine);
+    let (engine, _) = open(reopen(), &clock, EngineConfig::default());
+    assert!(engine.lookup(&key).is_some());
+    assert_eq!(
+        engine.user_by_email("b@example.com").map(|x| x.id),
+        Some(b.id)
+    );
+    assert_eq!(
+        engine.with_state(|s| s.session_count()),
+        1,
+        "failed writes did not come back"
+    );
+}
+
+#[test]
+fn faults_on_mem_store() {
+    let store = MemStore::new();
+    let again = store.clone();
+    check_faults(store, move || Box::new(again));
+}
+
+#[test]
+fn faults_on_sled_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SledStore::open(dir.path(), Durability::Fsync).unwrap();
+    let path = dir.path().to_path_buf();
+    check_faults(store, move || {
+        Box::new(SledStore::open(&path, Durability::Fsync).unwrap())
+    });
+}

@@ -6,6 +6,15 @@
 //! moment, reopens the data directory and checks that every acknowledged command is there and
 //! nothing is half-applied. `HALLPASS_CRASH_ROUNDS` sets the rounds (default 12; the long run
 //! documented in the README uses 1000).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is a test failure"
+)]
+#![allow(
+    clippy::print_stdout,
+    reason = "the harness-less test reports on stdout"
+)]
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};

@@ -28,7 +28,7 @@ use crate::event::{Jti, RevokeReason, Seq, SessionHash, UserId};
 use crate::state::{State, User};
 use crate::store::{Durability, EventStore, SledStore, StoreError};
 
-use writer::{Command, Request, Writer};
+use writer::{Command, ReplyTx, Request, Writer};
 
 /// Engine settings. Defaults follow Django and allauth where they have one.
 #[derive(Clone, Debug)]
@@ -587,7 +587,7 @@ impl Engine {
             .tx
             .send(Request {
                 command,
-                reply: Some(tx),
+                reply: Some(ReplyTx(tx)),
             })
             .map_err(|_| EngineError::Closed)?;
         rx.recv().map_err(|_| EngineError::Closed)?

@@ -72,9 +72,19 @@ pub(super) enum Reply {
     Done,
 }
 
+/// Where a caller waits for its answer.
+pub(super) struct ReplyTx(pub(super) Sender<Result<Reply, EngineError>>);
+
+impl ReplyTx {
+    fn send(self, answer: Result<Reply, EngineError>) {
+        // The caller may have given up (dropped its receiver); nothing to do then.
+        let _ = self.0.send(answer);
+    }
+}
+
 pub(super) struct Request {
     pub(super) command: Command,
-    pub(super) reply: Option<Sender<Result<Reply, EngineError>>>,
+    pub(super) reply: Option<ReplyTx>,
 }
 
 /// What earlier commands of the batch being planned will do once it is durable.
@@ -157,10 +167,11 @@ impl Writer {
         }
         // Persist what the last minutes of reads noted, then leave a snapshot so the next open
         // replays little.
-        if self.config.snapshot_on_close && self.state.read().last_seq() > self.last_snapshot {
-            if let Err(e) = self.take_snapshot() {
-                warn!(error = %e, "snapshot on close failed; the log still has everything");
-            }
+        if self.config.snapshot_on_close
+            && self.state.read().last_seq() > self.last_snapshot
+            && let Err(e) = self.take_snapshot()
+        {
+            warn!(error = %e, "snapshot on close failed; the log still has everything");
         }
     }
 
@@ -168,10 +179,8 @@ impl Writer {
     fn process(&mut self, batch: Vec<Request>) -> bool {
         let now = self.clock.now();
         let mut overlay = Overlay::default();
-        let mut answers: Vec<(
-            Option<Sender<Result<Reply, EngineError>>>,
-            Result<Reply, EngineError>,
-        )> = Vec::with_capacity(batch.len());
+        let mut answers: Vec<(Option<ReplyTx>, Result<Reply, EngineError>)> =
+            Vec::with_capacity(batch.len());
         let mut envelopes: Vec<Envelope> = Vec::new();
         let mut shutdown = false;
         let mut snapshot_requested = Vec::new();
@@ -242,7 +251,7 @@ impl Writer {
                     .fetch_add(answers.len() as u64, Ordering::Relaxed);
                 for (reply, answer) in answers {
                     if let Some(reply) = reply {
-                        let _ = reply.send(answer);
+                        reply.send(answer);
                     }
                 }
             }
@@ -257,14 +266,14 @@ impl Writer {
                             Ok(_) => Err(EngineError::Storage(Arc::clone(&e))),
                             err => err,
                         };
-                        let _ = reply.send(answer);
+                        reply.send(answer);
                     }
                 }
             }
         }
         for reply in snapshot_requested.into_iter().flatten() {
             let answer = self.take_snapshot().map(|()| Reply::Done);
-            let _ = reply.send(answer.map_err(|e| EngineError::Storage(Arc::new(e))));
+            reply.send(answer.map_err(|e| EngineError::Storage(Arc::new(e))));
         }
         !shutdown
     }
@@ -516,8 +525,10 @@ impl Writer {
             };
         }
         let grace = self.config.refresh_grace_ms;
-        if let Some(rotation) = state.recent_rotation(&old).filter(|r| r.session == hash) {
-            if rotation.at.plus_millis(grace) >= now {
+        if let Some(rotation) = state.recent_rotation(&old).filter(|r| r.session == hash)
+            && rotation.at.plus_millis(grace) >= now
+        {
+            {
                 return match self.grace.get(&old) {
                     Some((_, successor)) => Planned {
                         events: vec![],
@@ -567,10 +578,10 @@ impl Writer {
             }
         }
         let last = self.state.read().last_seq();
-        if last.0.saturating_sub(self.last_snapshot.0) >= self.config.snapshot_every {
-            if let Err(e) = self.take_snapshot() {
-                warn!(error = %e, "periodic snapshot failed; will retry");
-            }
+        if last.0.saturating_sub(self.last_snapshot.0) >= self.config.snapshot_every
+            && let Err(e) = self.take_snapshot()
+        {
+            warn!(error = %e, "periodic snapshot failed; will retry");
         }
     }
 

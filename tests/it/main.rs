@@ -1,4 +1,9 @@
 //! Integration tests through the public API, in one binary to save link time.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a panic is a test failure"
+)]
 
 mod util;
 

@@ -1,4 +1,5 @@
 //! Built-in accounts: password hashing, Django's password validators, e-mail normalization.
 
 pub mod password;
+mod pychar;
 pub mod validators;

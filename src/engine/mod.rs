@@ -557,8 +557,8 @@ impl Engine {
         }
     }
 
-    /// Prunes expired sessions and refresh tokens now (the writer also does this on its own
-    /// every `sweep_interval_ms`).
+    /// Prunes expired sessions and refresh tokens and persists pending last-seen times now (the
+    /// writer also does this on its own every `sweep_interval_ms`).
     ///
     /// # Errors
     ///

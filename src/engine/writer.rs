@@ -98,7 +98,7 @@ struct Overlay {
     revoked: HashSet<SessionHash>,
     rotated: HashMap<Jti, Arc<Successor>>,
     next_session_no: u64,
-    seen: Vec<(SessionHash, Timestamp)>,
+    flush_seen: bool,
     sweep: bool,
 }
 
@@ -114,6 +114,10 @@ pub(super) struct Writer {
     next_seq: Seq,
     last_snapshot: Seq,
     next_sweep: Timestamp,
+    /// Latest use of each session noted since the last `SessionsSeen` event. Flushed as one
+    /// event every `seen_coalesce_ms`, on a sweep and on shutdown: reads append nothing.
+    pending_seen: HashMap<SessionHash, Timestamp>,
+    next_seen_flush: Timestamp,
 }
 
 /// One planned command: its events, its answer, and whether the answer depends on the batch
@@ -144,6 +148,8 @@ impl Writer {
             next_seq,
             last_snapshot,
             next_sweep,
+            pending_seen: HashMap::new(),
+            next_seen_flush: next_sweep,
         }
     }
 
@@ -184,6 +190,7 @@ impl Writer {
         let mut envelopes: Vec<Envelope> = Vec::new();
         let mut shutdown = false;
         let mut snapshot_requested = Vec::new();
+        let mut flushed_seen = false;
         {
             let lock = Arc::clone(&self.state);
             let state = lock.read();
@@ -192,6 +199,7 @@ impl Writer {
                 let planned = match request.command {
                     Command::Shutdown => {
                         shutdown = true;
+                        overlay.flush_seen = true;
                         continue;
                     }
                     Command::Snapshot => {
@@ -211,13 +219,18 @@ impl Writer {
                 }
                 answers.push((request.reply, planned.reply));
             }
-            if !overlay.seen.is_empty() {
-                let seen: Vec<_> = std::mem::take(&mut overlay.seen)
-                    .into_iter()
+            if (overlay.flush_seen || now >= self.next_seen_flush) && !self.pending_seen.is_empty()
+            {
+                let mut seen: Vec<_> = self
+                    .pending_seen
+                    .iter()
                     .filter(|(h, _)| {
-                        !overlay.revoked.contains(h) && state.session(h, now).is_some()
+                        !overlay.revoked.contains(*h) && state.session(h, now).is_some()
                     })
+                    .map(|(h, at)| (*h, *at))
                     .collect();
+                seen.sort();
+                flushed_seen = true;
                 if !seen.is_empty() {
                     envelopes.push(Envelope {
                         version: FORMAT_VERSION,
@@ -242,6 +255,10 @@ impl Writer {
                     for envelope in &envelopes {
                         state.apply(envelope);
                     }
+                }
+                if flushed_seen {
+                    self.pending_seen.clear();
+                    self.next_seen_flush = now.plus_millis(self.config.seen_coalesce_ms);
                 }
                 for (old, successor) in overlay.rotated {
                     self.grace.insert(old, (now, successor));
@@ -335,7 +352,7 @@ impl Writer {
                         reply: Err(EngineError::EmailTaken),
                     };
                 }
-                let username = unique_username(&username_base, |u| {
+                let username = crate::accounts::email::unique_username(&username_base, |u| {
                     state.username_taken(u) || o.usernames.contains(u)
                 });
                 let user = UserId(o.next_user);
@@ -455,10 +472,12 @@ impl Writer {
                 successor,
             } => self.plan_rotate(state, o, now, hash, old, new, expires_at, successor),
             Command::Touch { hash, at } => {
-                o.seen.push((hash, at));
+                let latest = self.pending_seen.entry(hash).or_insert(at);
+                *latest = (*latest).max(at);
                 done(vec![], Reply::Done)
             }
             Command::Sweep => {
+                o.flush_seen = true;
                 let events = if !o.sweep && state.has_expired(now) {
                     o.sweep = true;
                     vec![Event::ExpiredSwept { now }]
@@ -568,6 +587,9 @@ impl Writer {
         let now = self.clock.now();
         let grace = self.config.refresh_grace_ms;
         self.grace.retain(|_, (at, _)| at.plus_millis(grace) >= now);
+        if now >= self.next_seen_flush && !self.pending_seen.is_empty() {
+            self.process(vec![]);
+        }
         if now >= self.next_sweep {
             self.next_sweep = now.plus_millis(self.config.sweep_interval_ms);
             if self.state.read().has_expired(now) {
@@ -595,27 +617,5 @@ impl Writer {
         self.store.compact_through(seq)?;
         info!(seq = seq.0, "snapshot written, log compacted");
         Ok(())
-    }
-}
-
-/// `base`, else `base2`, `base3`, ... — the first not taken. Bounded: falls back to a random
-/// suffix after many collisions.
-fn unique_username(base: &str, taken: impl Fn(&str) -> bool) -> String {
-    let base = if base.is_empty() { "user" } else { base };
-    if !taken(base) {
-        return base.to_owned();
-    }
-    for n in 2..10_000u32 {
-        let candidate = format!("{base}{n}");
-        if !taken(&candidate) {
-            return candidate;
-        }
-    }
-    loop {
-        let suffix = u64::from_le_bytes(crate::crypto::random_bytes::<8>());
-        let candidate = format!("{base}{suffix}");
-        if !taken(&candidate) {
-            return candidate;
-        }
     }
 }

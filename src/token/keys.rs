@@ -767,4 +767,4 @@ fn pem_encode(label: &str, der: &[u8]) -> String {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -41,10 +41,7 @@ impl SledStore {
     /// example because another process holds it).
     pub fn open(dir: &Path, durability: Durability) -> Result<SledStore, StoreError> {
         fs::create_dir_all(dir).map_err(|e| StoreError::io("create data directory", e))?;
-        let db = sled::Config::new()
-            .path(dir.join("log"))
-            .open()
-            .map_err(|e| StoreError::io("open sled", e))?;
+        let db = open_sled(&dir.join("log"))?;
         let records = db
             .open_tree("records")
             .map_err(|e| StoreError::io("open tree", e))?;
@@ -260,6 +257,26 @@ impl EventStore for SledStore {
             .map(|m| m.len())
             .unwrap_or(0);
         self.db.size_on_disk().ok().map(|s| s + snapshot)
+    }
+}
+
+/// Opens the sled database, waiting briefly for a lock that the same process still holds.
+///
+/// sled releases its file lock when its last internal handle drops, which can trail the drop
+/// of our `Db` by a moment (its I/O threads hold handles); an engine closed and reopened in one
+/// process would otherwise see a spurious "could not acquire lock". Another process holding
+/// the directory still fails, after the wait.
+fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
+    let mut attempts = 0;
+    loop {
+        match sled::Config::new().path(path).open() {
+            Ok(db) => return Ok(db),
+            Err(sled::Error::Io(e)) if attempts < 50 && e.to_string().contains("lock") => {
+                attempts += 1;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(StoreError::io("open sled", e)),
+        }
     }
 }
 

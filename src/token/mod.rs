@@ -6,4 +6,9 @@
 
 pub mod cache;
 pub mod jwt;
+pub mod jwt_strategy;
 pub mod keys;
+pub mod strategy;
+
+pub use jwt_strategy::{JwtSettings, JwtTokenStrategy};
+pub use strategy::{SessionTokenStrategy, TokenStrategy};

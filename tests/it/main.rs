@@ -11,3 +11,4 @@ mod engine;
 mod faults;
 mod fixtures;
 mod recovery;
+mod tokens;

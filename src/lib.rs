@@ -8,6 +8,7 @@
 
 pub mod accounts;
 pub mod clock;
+pub mod config;
 pub mod crypto;
 pub mod engine;
 pub mod event;

@@ -15,5 +15,6 @@ pub mod event;
 pub mod state;
 pub mod store;
 pub mod token;
+pub mod web;
 
 pub use engine::{Engine, EngineConfig, EngineError};

@@ -6,8 +6,10 @@
 )]
 
 mod util;
+mod web_util;
 
 mod engine;
 mod faults;
 mod fixtures;
 mod recovery;
+mod web;

@@ -1,0 +1,137 @@
+//! The HTTP facade against a real server on `127.0.0.1:0`.
+
+use crate::web_util::{raw_request, request, spawn_web};
+
+const API: &str = "/_allauth/app/v1";
+
+#[test]
+fn config_describes_email_login_and_open_signup() {
+    let server = spawn_web(&[]);
+    let r = request(server.addr, "GET", &format!("{API}/config"), &[], None);
+    let json = r.assert_envelope(200);
+    assert_eq!(
+        json["data"]["account"]["login_methods"],
+        serde_json::json!(["email"])
+    );
+    assert_eq!(json["data"]["account"]["is_open_for_signup"], true);
+    assert!(r.header("x-request-id").is_some());
+
+    let closed = spawn_web(&[("HALLPASS_SIGNUP_OPEN", "false")]);
+    let r = request(closed.addr, "GET", &format!("{API}/config"), &[], None);
+    assert_eq!(
+        r.assert_envelope(200)["data"]["account"]["is_open_for_signup"],
+        false
+    );
+}
+
+#[test]
+fn unknown_paths_and_methods_are_envelopes() {
+    let server = spawn_web(&[]);
+    let r = request(server.addr, "GET", "/nope", &[], None);
+    let json = r.assert_envelope(404);
+    assert_eq!(json["errors"][0]["code"], "not_found");
+    let r = request(
+        server.addr,
+        "PUT",
+        &format!("{API}/config"),
+        &[],
+        Some(b"{}"),
+    );
+    r.assert_envelope(405);
+}
+
+#[test]
+fn oversized_bodies_are_413_envelopes() {
+    let server = spawn_web(&[]);
+    let big = vec![b'a'; 64 * 1024 + 1];
+    let r = request(
+        server.addr,
+        "GET",
+        &format!("{API}/config"),
+        &[],
+        Some(&big),
+    );
+    r.assert_envelope(413);
+    // Chunked, with no Content-Length: caught while reading.
+    let chunk = vec![b'a'; 40 * 1024];
+    let mut body = Vec::new();
+    for _ in 0..2 {
+        body.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        body.extend_from_slice(&chunk);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(b"0\r\n\r\n");
+    let head = format!(
+        "GET {API}/config HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n"
+    );
+    raw_request(server.addr, &head, &body).assert_envelope(413);
+}
+
+#[test]
+fn client_request_id_is_echoed_and_metrics_count_requests() {
+    let server = spawn_web(&[]);
+    let r = request(
+        server.addr,
+        "GET",
+        &format!("{API}/config"),
+        &[("X-Request-Id", "abc-123")],
+        None,
+    );
+    assert_eq!(r.header("x-request-id"), Some("abc-123"));
+    request(server.addr, "GET", "/nope", &[], None);
+    let r = request(server.addr, "GET", "/metrics", &[], None);
+    assert_eq!(r.status, 200);
+    let text = String::from_utf8(r.body).unwrap();
+    assert!(
+        text.contains("hallpass_http_requests_total{route=\"config\",status=\"200\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("hallpass_http_failures_total{reason=\"not_found\"} 1"));
+    assert!(text.contains("hallpass_writer_batches_total"));
+    let _ = (&server.engine, &server.clock);
+}
+
+#[test]
+fn invalid_setting_exits_2_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hallpass"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env("HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN", "soon")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN"),
+        "{stderr}"
+    );
+
+    // The environment beats the file: a valid env value hides an invalid file value.
+    let file = dir.path().join("settings.toml");
+    std::fs::write(&file, "HALLPASS_DURABILITY = \"sometimes\"\n").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hallpass"))
+        .args(["sessions", "list", "--user", "1", "--data-dir"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&file)
+        .env("HALLPASS_DURABILITY", "none")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hallpass"))
+        .args(["sessions", "list", "--user", "1", "--data-dir"])
+        .arg(dir.path())
+        .arg("--config")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HALLPASS_DURABILITY"));
+    assert!(dir.path().join("secret_key").exists());
+}

@@ -5,6 +5,11 @@
 //! place that maps failures to HTTP. Every response is a JSON envelope with allauth's cache
 //! headers, including 404, 405, 413 and malformed input.
 
+#[cfg_attr(
+    not(test),
+    expect(dead_code, reason = "the auth endpoints parse their bodies here")
+)]
+mod dto;
 mod handlers;
 mod metrics;
 #[expect(dead_code, reason = "the login, signup and refresh endpoints use it")]

@@ -98,10 +98,6 @@ pub(crate) struct FieldError {
     pub(crate) param: Option<&'static str>,
 }
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the auth endpoints build field errors")
-)]
 impl FieldError {
     /// An error about field `param`.
     pub(crate) fn field(

@@ -135,3 +135,48 @@ fn invalid_setting_exits_2_naming_it() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("HALLPASS_DURABILITY"));
     assert!(dir.path().join("secret_key").exists());
 }
+
+#[test]
+fn serve_answers_then_exits_0_on_sigterm() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_hallpass"))
+        .args([
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--set",
+            "HALLPASS_DURABILITY=none",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("NO_COLOR", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr: std::net::SocketAddr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .unwrap();
+        if let Some(at) = line.find("addr=127.0.0.1:") {
+            let rest = &line[at + 5..];
+            let end = rest.find(|c: char| c != '.' && c != ':' && !c.is_ascii_digit());
+            break rest[..end.unwrap_or(rest.len())].parse().unwrap();
+        }
+    };
+    let r = request(addr, "GET", &format!("{API}/config"), &[], None);
+    r.assert_envelope(200);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let status = child.wait().unwrap();
+    let log = drain.join().unwrap().join("\n");
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("engine closed"), "{log}");
+    assert!(!log.contains("Bearer"));
+}

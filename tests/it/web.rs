@@ -180,3 +180,67 @@ fn serve_answers_then_exits_0_on_sigterm() {
     assert!(log.contains("engine closed"), "{log}");
     assert!(!log.contains("Bearer"));
 }
+
+#[test]
+fn flags_beat_env_and_sessions_commands_list_and_revoke() {
+    use hallpass::clock::SystemClock;
+    use hallpass::engine::SessionMeta;
+    use hallpass::store::Durability;
+    let dir = tempfile::tempdir().unwrap();
+    let user = {
+        let (engine, _) = hallpass::Engine::open_dir(
+            &dir.path().join("log"),
+            Durability::Flush,
+            std::sync::Arc::new(SystemClock),
+            hallpass::EngineConfig::default(),
+        )
+        .unwrap();
+        let user = engine
+            .sign_up("a@example.com", "a", String::new())
+            .unwrap()
+            .id;
+        for _ in 0..2 {
+            let meta = SessionMeta {
+                user_agent: Some("cli-test".into()),
+                ip: None,
+            };
+            engine.create_session(user, meta, None).unwrap();
+        }
+        user
+    };
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_hallpass"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .arg("--set")
+            .arg("HALLPASS_DURABILITY=flush")
+            .env("HALLPASS_DURABILITY", "sometimes")
+            .output()
+            .unwrap()
+    };
+    let id = user.0.to_string();
+    let out = run(&["sessions", "list", "--user", &id]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(listing.lines().count(), 2, "{listing}");
+    assert!(listing.contains("user_agent=cli-test"));
+    let first_no = listing.split('\t').next().unwrap().to_owned();
+    let out = run(&["sessions", "revoke", "--user", &id, "--session", &first_no]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1 session(s) ended"
+    );
+    let out = run(&["sessions", "revoke", "--all-for-user", &id]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "1 session(s) ended"
+    );
+    let out = run(&["sessions", "list", "--user", &id]);
+    assert!(out.stdout.is_empty());
+}

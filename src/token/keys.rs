@@ -1,1 +1,770 @@
-//! TODO
+//! JWT algorithms and keys: the signing key, older verification-only keys, the JWKS document,
+//! and key generation.
+//!
+//! A [`KeySet`] is built once from configuration and shared (behind an `Arc` in
+//! [`JwtCodec`](super::jwt::JwtCodec)). It owns these invariants:
+//!
+//! - **One algorithm.** Every key in a set is a key for the set's [`Algorithm`]; a token's own
+//!   header never chooses the algorithm or the key type.
+//! - **Public halves are derived, then proven.** The verification key of the signing key is
+//!   computed from the private key (never configured separately), and construction signs and
+//!   verifies a probe message with the pair, so a set that exists can sign tokens it accepts.
+//! - **`kid` is the RFC 7638 thumbprint.** Asymmetric keys are named by the base64url SHA-256
+//!   thumbprint of their public JWK, as allauth names them; HMAC keys have no `kid`.
+//! - **No key material leaks.** `Debug` shows the algorithm and kids only; jsonwebtoken's key
+//!   types zeroize on drop and our intermediate DER buffers are [`Zeroizing`].
+//!
+//! Keys are read from unencrypted PEM: PKCS#8 (`BEGIN PRIVATE KEY`) for every algorithm, plus
+//! PKCS#1 (`BEGIN RSA PRIVATE KEY`) for RSA and SEC1 (`BEGIN EC PRIVATE KEY`) for ES256.
+
+use std::fmt;
+use std::str::FromStr;
+
+use aws_lc_rs::encoding::AsDer as _;
+use aws_lc_rs::signature::{self as aws_sig, KeyPair as _};
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::crypto::CryptoProvider;
+use jsonwebtoken::{DecodingKey, EncodingKey};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use crate::crypto::sha256;
+
+/// A JWT signature algorithm hallpass can sign and verify with.
+///
+/// Invariant: the names ([`Algorithm::as_str`], `FromStr`, `Display`) are exactly the JOSE
+/// `alg` values, case-sensitive, as allauth's `HEADLESS_JWT_ALGORITHM` takes them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Algorithm {
+    /// HMAC with SHA-256 over a shared secret.
+    HS256,
+    /// HMAC with SHA-384 over a shared secret.
+    HS384,
+    /// HMAC with SHA-512 over a shared secret.
+    HS512,
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (allauth's default).
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// ECDSA on P-256 with SHA-256.
+    ES256,
+    /// Ed25519.
+    EdDSA,
+}
+
+/// All algorithms, in declaration order.
+const ALL_ALGORITHMS: [Algorithm; 8] = [
+    Algorithm::HS256,
+    Algorithm::HS384,
+    Algorithm::HS512,
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::ES256,
+    Algorithm::EdDSA,
+];
+
+impl Algorithm {
+    /// The JOSE `alg` name, e.g. `"RS256"`.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::HS256 => "HS256",
+            Algorithm::HS384 => "HS384",
+            Algorithm::HS512 => "HS512",
+            Algorithm::RS256 => "RS256",
+            Algorithm::RS384 => "RS384",
+            Algorithm::RS512 => "RS512",
+            Algorithm::ES256 => "ES256",
+            Algorithm::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Whether this is an HMAC algorithm (a shared secret, no `kid`, no JWKS entry).
+    pub const fn is_symmetric(self) -> bool {
+        matches!(self, Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512)
+    }
+
+    /// The same algorithm in jsonwebtoken's terms.
+    pub(crate) const fn to_jwt(self) -> jsonwebtoken::Algorithm {
+        match self {
+            Algorithm::HS256 => jsonwebtoken::Algorithm::HS256,
+            Algorithm::HS384 => jsonwebtoken::Algorithm::HS384,
+            Algorithm::HS512 => jsonwebtoken::Algorithm::HS512,
+            Algorithm::RS256 => jsonwebtoken::Algorithm::RS256,
+            Algorithm::RS384 => jsonwebtoken::Algorithm::RS384,
+            Algorithm::RS512 => jsonwebtoken::Algorithm::RS512,
+            Algorithm::ES256 => jsonwebtoken::Algorithm::ES256,
+            Algorithm::EdDSA => jsonwebtoken::Algorithm::EdDSA,
+        }
+    }
+
+    const fn family(self) -> Family {
+        match self {
+            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => Family::Hmac,
+            Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 => Family::Rsa,
+            Algorithm::ES256 => Family::P256,
+            Algorithm::EdDSA => Family::Ed25519,
+        }
+    }
+}
+
+impl FromStr for Algorithm {
+    type Err = KeyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ALL_ALGORITHMS
+            .into_iter()
+            .find(|alg| alg.as_str() == s)
+            .ok_or_else(|| KeyError::UnsupportedAlgorithm {
+                name: s.chars().take(32).collect(),
+            })
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a key or algorithm could not be used.
+///
+/// Invariant: no variant carries key material; `Display` is safe to log.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The algorithm name is not one of [`Algorithm`]'s (compared case-sensitively).
+    #[error("unsupported jwt algorithm {name:?}")]
+    UnsupportedAlgorithm {
+        /// The name as given, cut to 32 characters.
+        name: String,
+    },
+    /// The kind of key does not fit the algorithm (a secret for RS256, a PEM for HS256).
+    #[error("{algorithm} needs {needs}")]
+    WrongKeyKind {
+        /// The algorithm of the key set.
+        algorithm: Algorithm,
+        /// What it needs instead.
+        needs: &'static str,
+    },
+    /// An HMAC secret of zero bytes.
+    #[error("jwt secret is empty")]
+    EmptySecret,
+    /// The input is not a PEM block we can read.
+    #[error("cannot read pem key: {reason}")]
+    Pem {
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+    /// The PEM holds a key, but not one usable for the algorithm.
+    #[error("not a usable {algorithm} key: {reason}")]
+    InvalidKey {
+        /// The algorithm of the key set.
+        algorithm: Algorithm,
+        /// What was wrong with it.
+        reason: &'static str,
+    },
+    /// jsonwebtoken has no crypto backend (none or both of its backend features are enabled).
+    #[error("no jwt crypto backend: jsonwebtoken needs exactly one of aws_lc_rs and rust_crypto")]
+    NoCryptoBackend,
+    /// The OS or aws-lc failed to generate a key.
+    #[error("{algorithm} key generation failed")]
+    Generation {
+        /// The algorithm asked for.
+        algorithm: Algorithm,
+    },
+    /// The private key did not verify its own signature with the public key derived from it.
+    #[error("{algorithm} key failed its sign-and-verify self-test")]
+    SelfTest {
+        /// The algorithm of the key set.
+        algorithm: Algorithm,
+    },
+}
+
+/// One signing key plus older verification-only keys, all for one [`Algorithm`].
+///
+/// Invariants: see the [module docs](self). In short, one algorithm for every key; the signing
+/// key's public half is derived and self-tested; asymmetric keys are found by their RFC 7638
+/// `kid`, unique within the set; HMAC sets hold exactly one secret and no `kid`.
+pub struct KeySet {
+    algorithm: Algorithm,
+    provider: &'static CryptoProvider,
+    signing: EncodingKey,
+    /// The verification half of `signing`; the first key [`KeySet::jwks`] lists.
+    current: VerificationKey,
+    /// Older keys that still verify tokens but never sign.
+    older: Vec<VerificationKey>,
+    /// base64url of the header JSON of every token this set signs (constant per signing key).
+    header_b64: String,
+}
+
+impl KeySet {
+    /// A key set for an HMAC algorithm with the shared `secret`.
+    ///
+    /// allauth signs with `HEADLESS_JWT_PRIVATE_KEY`, or `SECRET_KEY` when that is empty; the
+    /// caller picks which bytes to pass. HMAC tokens carry no `kid`.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::WrongKeyKind`] for a non-HMAC algorithm, [`KeyError::EmptySecret`],
+    /// [`KeyError::NoCryptoBackend`], [`KeyError::SelfTest`].
+    pub fn from_secret(algorithm: Algorithm, secret: &[u8]) -> Result<KeySet, KeyError> {
+        if !algorithm.is_symmetric() {
+            return Err(KeyError::WrongKeyKind {
+                algorithm,
+                needs: "a PEM private key",
+            });
+        }
+        if secret.is_empty() {
+            return Err(KeyError::EmptySecret);
+        }
+        let signing = EncodingKey::from_secret(secret).map_err(|_| KeyError::EmptySecret)?;
+        let decoding = DecodingKey::from_secret(secret).map_err(|_| KeyError::EmptySecret)?;
+        let current = VerificationKey {
+            kid: None,
+            decoding,
+            jwk: None,
+        };
+        KeySet::assemble(algorithm, signing, current)
+    }
+
+    /// A key set for an asymmetric algorithm from an unencrypted PEM private key.
+    ///
+    /// Accepts PKCS#8 (`BEGIN PRIVATE KEY`) for RS*, ES256 and EdDSA, PKCS#1 (`BEGIN RSA
+    /// PRIVATE KEY`) for RS*, and SEC1 (`BEGIN EC PRIVATE KEY`) for ES256. RSA keys must have
+    /// 2048 to 8192 bits; ES256 keys must be on P-256. The signing `kid` is the RFC 7638
+    /// SHA-256 thumbprint of the derived public JWK, base64url without padding.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::WrongKeyKind`] for an HMAC algorithm, [`KeyError::Pem`] if the input is not
+    /// PEM, [`KeyError::InvalidKey`] if it holds the wrong kind of key, [`KeyError::SelfTest`],
+    /// [`KeyError::NoCryptoBackend`].
+    pub fn from_private_pem(algorithm: Algorithm, pem: &[u8]) -> Result<KeySet, KeyError> {
+        if algorithm.is_symmetric() {
+            return Err(KeyError::WrongKeyKind {
+                algorithm,
+                needs: "a shared secret",
+            });
+        }
+        let block = PemBlock::parse(pem)?;
+        let (signing, public) = load_private(algorithm, pem, &block)?;
+        KeySet::assemble(algorithm, signing, public.into_verification_key())
+    }
+
+    /// Adds an older key that verifies tokens (found by its `kid`) but never signs.
+    ///
+    /// `pem` is that key's PEM private key (in any form [`KeySet::from_private_pem`] takes) or
+    /// its public key (`BEGIN PUBLIC KEY`, or `BEGIN RSA PUBLIC KEY` for RSA). Adding a key
+    /// whose `kid` is already in the set changes nothing.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError::WrongKeyKind`] for an HMAC set (it has exactly one secret),
+    /// [`KeyError::Pem`], [`KeyError::InvalidKey`] (including a key for another algorithm).
+    pub fn with_verification_pem(mut self, pem: &[u8]) -> Result<KeySet, KeyError> {
+        let algorithm = self.algorithm;
+        if algorithm.is_symmetric() {
+            return Err(KeyError::WrongKeyKind {
+                algorithm,
+                needs: "its one shared secret (no verification-only keys)",
+            });
+        }
+        let block = PemBlock::parse(pem)?;
+        let public = if block.is_private() {
+            load_private(algorithm, pem, &block)?.1
+        } else {
+            load_public(algorithm, pem, &block)?
+        };
+        let key = public.into_verification_key();
+        if self.keys().all(|known| known.kid != key.kid) {
+            self.older.push(key);
+        }
+        Ok(self)
+    }
+
+    /// The algorithm every key in this set is for.
+    pub fn algorithm(&self) -> Algorithm {
+        self.algorithm
+    }
+
+    /// The `kid` tokens signed by this set carry; `None` for HMAC.
+    pub fn signing_kid(&self) -> Option<&str> {
+        self.current.kid.as_deref()
+    }
+
+    /// The JWKS document `{"keys": [...]}` of every public key, signing key first.
+    ///
+    /// Each entry has its key members plus `kid`, `alg` and `"use": "sig"`, and no private
+    /// member. HMAC sets publish nothing: `{"keys": []}`.
+    pub fn jwks(&self) -> Value {
+        let keys: Vec<Value> = self
+            .keys()
+            .filter_map(|key| {
+                Some(
+                    key.jwk
+                        .as_ref()?
+                        .to_json(key.kid.as_deref()?, self.algorithm),
+                )
+            })
+            .collect();
+        json!({ "keys": keys })
+    }
+
+    /// The base64url header segment of tokens this set signs.
+    pub(crate) fn header_b64(&self) -> &str {
+        &self.header_b64
+    }
+
+    /// Signs `message` (the `header.payload` ASCII) with the signing key; raw signature bytes.
+    pub(crate) fn sign_message(&self, message: &[u8]) -> Result<Vec<u8>, SignError> {
+        let signer = (self.provider.signer_factory)(&self.algorithm.to_jwt(), &self.signing)?;
+        Ok(signer.try_sign(message)?)
+    }
+
+    /// The key that verifies a token whose header named `kid`.
+    ///
+    /// HMAC sets accept only tokens without a `kid` (neither allauth nor hallpass writes one,
+    /// so a `kid` means the token was not made for this set). Asymmetric sets require a `kid`
+    /// naming one of their keys.
+    pub(crate) fn verification_key(&self, kid: Option<&str>) -> Result<&DecodingKey, KeyLookup> {
+        match (self.algorithm.is_symmetric(), kid) {
+            (true, None) => Ok(&self.current.decoding),
+            (true, Some(_)) => Err(KeyLookup::UnknownKid),
+            (false, None) => Err(KeyLookup::MissingKid),
+            (false, Some(kid)) => self
+                .keys()
+                .find(|key| key.kid.as_deref() == Some(kid))
+                .map(|key| &key.decoding)
+                .ok_or(KeyLookup::UnknownKid),
+        }
+    }
+
+    /// Whether `signature` is this set's algorithm's signature of `message` under `key`.
+    pub(crate) fn verify_message(
+        &self,
+        key: &DecodingKey,
+        message: &[u8],
+        signature: Vec<u8>,
+    ) -> bool {
+        match (self.provider.verifier_factory)(&self.algorithm.to_jwt(), key) {
+            Ok(verifier) => verifier.verify(message, &signature).is_ok(),
+            Err(_) => false,
+        }
+    }
+
+    fn assemble(
+        algorithm: Algorithm,
+        signing: EncodingKey,
+        current: VerificationKey,
+    ) -> Result<KeySet, KeyError> {
+        let provider = CryptoProvider::try_get_default().ok_or(KeyError::NoCryptoBackend)?;
+        // Members sorted as PyJWT writes them (`sort_keys=True`); kid is base64url, no escaping.
+        let header = match &current.kid {
+            Some(kid) => format!(r#"{{"alg":"{algorithm}","kid":"{kid}","typ":"JWT"}}"#),
+            None => format!(r#"{{"alg":"{algorithm}","typ":"JWT"}}"#),
+        };
+        let set = KeySet {
+            algorithm,
+            provider,
+            signing,
+            current,
+            older: Vec::new(),
+            header_b64: URL_SAFE_NO_PAD.encode(header),
+        };
+        set.self_test()?;
+        Ok(set)
+    }
+
+    /// Signs a probe with the private key and verifies it with the derived public key.
+    fn self_test(&self) -> Result<(), KeyError> {
+        const PROBE: &[u8] = b"hallpass key self-test";
+        let algorithm = self.algorithm;
+        let signature = self
+            .sign_message(PROBE)
+            .map_err(|_| KeyError::SelfTest { algorithm })?;
+        if self.verify_message(&self.current.decoding, PROBE, signature) {
+            Ok(())
+        } else {
+            Err(KeyError::SelfTest { algorithm })
+        }
+    }
+
+    fn keys(&self) -> impl Iterator<Item = &VerificationKey> {
+        std::iter::once(&self.current).chain(&self.older)
+    }
+}
+
+impl fmt::Debug for KeySet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let older: Vec<&str> = self.older.iter().filter_map(|k| k.kid.as_deref()).collect();
+        f.debug_struct("KeySet")
+            .field("algorithm", &self.algorithm)
+            .field("signing_kid", &self.signing_kid())
+            .field("verification_kids", &older)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A fresh PKCS#8 private key PEM for `algorithm`: RSA-2048 for RS*, P-256 for ES256,
+/// Ed25519 (PKCS#8 v1, as `openssl genpkey` writes it) for EdDSA.
+///
+/// The key comes from aws-lc's DRBG, seeded from the OS; it is the one random value that does
+/// not come from [`crate::crypto::fill_random`], since aws-lc generates keys internally.
+///
+/// # Errors
+///
+/// [`KeyError::WrongKeyKind`] for HMAC algorithms (use random bytes from `crate::crypto` as
+/// the secret), [`KeyError::Generation`] if aws-lc fails.
+pub fn generate_private_pem(algorithm: Algorithm) -> Result<String, KeyError> {
+    let failed = |_| KeyError::Generation { algorithm };
+    let der: Zeroizing<Vec<u8>> = Zeroizing::new(match algorithm.family() {
+        Family::Hmac => {
+            return Err(KeyError::WrongKeyKind {
+                algorithm,
+                needs: "a random shared secret",
+            });
+        }
+        Family::Rsa => {
+            let pair =
+                aws_sig::RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).map_err(failed)?;
+            pair.as_der().map_err(failed)?.as_ref().to_vec()
+        }
+        Family::P256 => {
+            let pair = aws_sig::EcdsaKeyPair::generate(&aws_sig::ECDSA_P256_SHA256_FIXED_SIGNING)
+                .map_err(failed)?;
+            pair.to_pkcs8v1().map_err(failed)?.as_ref().to_vec()
+        }
+        Family::Ed25519 => {
+            let pair = aws_sig::Ed25519KeyPair::generate().map_err(failed)?;
+            pair.to_pkcs8v1().map_err(failed)?.as_ref().to_vec()
+        }
+    });
+    Ok(pem_encode("PRIVATE KEY", &der))
+}
+
+/// A failure inside the crypto backend while signing.
+pub(crate) type SignError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Why [`KeySet::verification_key`] found no key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyLookup {
+    /// An asymmetric set got a token without `kid`.
+    MissingKid,
+    /// The `kid` names no key of this set (or an HMAC set got a `kid` at all).
+    UnknownKid,
+}
+
+/// The kind of key an [`Algorithm`] needs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Family {
+    Hmac,
+    Rsa,
+    P256,
+    Ed25519,
+}
+
+/// A public key ready to verify, with its JWK.
+struct VerificationKey {
+    kid: Option<String>,
+    decoding: DecodingKey,
+    jwk: Option<PublicJwk>,
+}
+
+/// The public half of an asymmetric key: jsonwebtoken's verifying key and the JWK members.
+struct PublicKey {
+    decoding: DecodingKey,
+    jwk: PublicJwk,
+}
+
+impl PublicKey {
+    fn into_verification_key(self) -> VerificationKey {
+        VerificationKey {
+            kid: Some(self.jwk.thumbprint()),
+            decoding: self.decoding,
+            jwk: Some(self.jwk),
+        }
+    }
+}
+
+/// The RFC 7638 required members of a public JWK, each base64url without padding.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PublicJwk {
+    Rsa { n: String, e: String },
+    P256 { x: String, y: String },
+    Ed25519 { x: String },
+}
+
+impl PublicJwk {
+    /// The RFC 7638 canonical JSON: required members only, sorted, no whitespace.
+    ///
+    /// The members are base64url, which never needs JSON escaping, so `format!` is exact.
+    fn canonical_json(&self) -> String {
+        match self {
+            PublicJwk::Rsa { n, e } => format!(r#"{{"e":"{e}","kty":"RSA","n":"{n}"}}"#),
+            PublicJwk::P256 { x, y } => {
+                format!(r#"{{"crv":"P-256","kty":"EC","x":"{x}","y":"{y}"}}"#)
+            }
+            PublicJwk::Ed25519 { x } => format!(r#"{{"crv":"Ed25519","kty":"OKP","x":"{x}"}}"#),
+        }
+    }
+
+    /// The RFC 7638 SHA-256 thumbprint, base64url without padding: our `kid`.
+    fn thumbprint(&self) -> String {
+        URL_SAFE_NO_PAD.encode(sha256(self.canonical_json().as_bytes()))
+    }
+
+    /// The JWKS entry for this key.
+    fn to_json(&self, kid: &str, algorithm: Algorithm) -> Value {
+        let mut jwk = match self {
+            PublicJwk::Rsa { n, e } => json!({ "kty": "RSA", "n": n, "e": e }),
+            PublicJwk::P256 { x, y } => json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y }),
+            PublicJwk::Ed25519 { x } => json!({ "kty": "OKP", "crv": "Ed25519", "x": x }),
+        };
+        if let Some(members) = jwk.as_object_mut() {
+            members.insert("kid".into(), kid.into());
+            members.insert("alg".into(), algorithm.as_str().into());
+            members.insert("use".into(), "sig".into());
+        }
+        jwk
+    }
+}
+
+/// The first key block of a PEM document.
+struct PemBlock {
+    label: String,
+    der: Zeroizing<Vec<u8>>,
+}
+
+impl PemBlock {
+    /// Reads the first block that is not `EC PARAMETERS` (which `openssl ecparam -genkey`
+    /// writes before the key). Encrypted PEM is refused: hallpass has no passphrase to use.
+    fn parse(pem: &[u8]) -> Result<PemBlock, KeyError> {
+        let text = std::str::from_utf8(pem).map_err(|_| KeyError::Pem { reason: "not text" })?;
+        let mut lines = text.lines().map(str::trim);
+        loop {
+            let Some(line) = lines.next() else {
+                return Err(KeyError::Pem {
+                    reason: "no BEGIN line",
+                });
+            };
+            let Some(label) = line
+                .strip_prefix("-----BEGIN ")
+                .and_then(|l| l.strip_suffix("-----"))
+            else {
+                continue;
+            };
+            let end = format!("-----END {label}-----");
+            let mut body = Zeroizing::new(String::new());
+            let mut closed = false;
+            for line in lines.by_ref() {
+                if line == end {
+                    closed = true;
+                    break;
+                }
+                if line.contains(':') {
+                    return Err(KeyError::Pem {
+                        reason: "encrypted PEM is not supported",
+                    });
+                }
+                body.push_str(line);
+            }
+            if !closed {
+                return Err(KeyError::Pem {
+                    reason: "no matching END line",
+                });
+            }
+            if label == "EC PARAMETERS" {
+                continue;
+            }
+            if label.contains("ENCRYPTED") {
+                return Err(KeyError::Pem {
+                    reason: "encrypted PEM is not supported",
+                });
+            }
+            let der = STANDARD
+                .decode(body.as_bytes())
+                .map_err(|_| KeyError::Pem {
+                    reason: "bad base64 body",
+                })?;
+            return Ok(PemBlock {
+                label: label.to_owned(),
+                der: Zeroizing::new(der),
+            });
+        }
+    }
+
+    fn is_private(&self) -> bool {
+        self.label.ends_with("PRIVATE KEY")
+    }
+}
+
+/// Loads a private key PEM for an asymmetric `algorithm`: jsonwebtoken's signing key and the
+/// public key derived from it.
+fn load_private(
+    algorithm: Algorithm,
+    pem: &[u8],
+    block: &PemBlock,
+) -> Result<(EncodingKey, PublicKey), KeyError> {
+    let invalid = |reason| KeyError::InvalidKey { algorithm, reason };
+    match (algorithm.family(), block.label.as_str()) {
+        (Family::Rsa, "PRIVATE KEY" | "RSA PRIVATE KEY") => {
+            // jsonwebtoken keeps RSA keys as PKCS#1 DER and unwraps PKCS#8 itself.
+            let signing = EncodingKey::from_rsa_pem(pem)
+                .map_err(|_| invalid("expected an RSA private key"))?;
+            let pair = aws_sig::RsaKeyPair::from_der(signing.as_bytes())
+                .map_err(|_| invalid("expected an RSA private key of 2048 to 8192 bits"))?;
+            let public = rsa_public(algorithm, pair.public_key().as_ref())?;
+            Ok((signing, public))
+        }
+        (Family::P256, "PRIVATE KEY" | "EC PRIVATE KEY") => {
+            // Accepts PKCS#8 and SEC1 and checks the curve; jsonwebtoken then gets PKCS#8.
+            let pair = aws_sig::EcdsaKeyPair::from_private_key_der(
+                &aws_sig::ECDSA_P256_SHA256_FIXED_SIGNING,
+                &block.der,
+            )
+            .map_err(|_| invalid("expected a P-256 private key"))?;
+            let pkcs8 = pair
+                .to_pkcs8v1()
+                .map_err(|_| invalid("cannot re-encode the key"))?;
+            let signing = EncodingKey::from_ec_der(pkcs8.as_ref());
+            let public = p256_public(algorithm, pair.public_key().as_ref())?;
+            Ok((signing, public))
+        }
+        (Family::Ed25519, "PRIVATE KEY") => {
+            let pair = aws_sig::Ed25519KeyPair::from_pkcs8(&block.der)
+                .map_err(|_| invalid("expected an Ed25519 private key"))?;
+            let signing = EncodingKey::from_ed_der(&block.der);
+            let public = ed25519_public(algorithm, pair.public_key().as_ref())?;
+            Ok((signing, public))
+        }
+        (Family::Hmac, _) => Err(KeyError::WrongKeyKind {
+            algorithm,
+            needs: "a shared secret",
+        }),
+        _ => Err(invalid("unexpected PEM label for this algorithm")),
+    }
+}
+
+/// Loads a public key PEM for an asymmetric `algorithm`.
+fn load_public(algorithm: Algorithm, pem: &[u8], block: &PemBlock) -> Result<PublicKey, KeyError> {
+    let invalid = |reason| KeyError::InvalidKey { algorithm, reason };
+    match (algorithm.family(), block.label.as_str()) {
+        (Family::Rsa, "PUBLIC KEY" | "RSA PUBLIC KEY") => {
+            // aws-lc reads both SubjectPublicKeyInfo and PKCS#1 RSAPublicKey.
+            let public = aws_lc_rs::rsa::PublicKey::from_der(&block.der)
+                .map_err(|_| invalid("expected an RSA public key"))?;
+            rsa_public(algorithm, public.as_ref())
+        }
+        (Family::P256, "PUBLIC KEY") => {
+            let key = DecodingKey::from_ec_pem(pem).map_err(|_| invalid("expected an EC key"))?;
+            let point = key
+                .try_get_as_bytes()
+                .map_err(|_| invalid("expected an EC key"))?;
+            p256_public(algorithm, point)
+        }
+        (Family::Ed25519, "PUBLIC KEY") => {
+            let key = DecodingKey::from_ed_pem(pem).map_err(|_| invalid("expected an Ed key"))?;
+            let x = key
+                .try_get_as_bytes()
+                .map_err(|_| invalid("expected an Ed key"))?;
+            ed25519_public(algorithm, x)
+        }
+        (Family::Hmac, _) => Err(KeyError::WrongKeyKind {
+            algorithm,
+            needs: "a shared secret",
+        }),
+        _ => Err(invalid("unexpected PEM label for this algorithm")),
+    }
+}
+
+/// An RSA public key from its PKCS#1 `RSAPublicKey` DER.
+fn rsa_public(algorithm: Algorithm, pkcs1_der: &[u8]) -> Result<PublicKey, KeyError> {
+    let invalid = |reason| KeyError::InvalidKey { algorithm, reason };
+    let public = aws_lc_rs::rsa::PublicKey::from_der(pkcs1_der)
+        .map_err(|_| invalid("expected an RSA public key"))?;
+    let parts = aws_sig::RsaPublicKeyComponents::<Vec<u8>>::from(&public);
+    let n = strip_leading_zeros(&parts.n);
+    let e = strip_leading_zeros(&parts.e);
+    // A 2048-bit modulus is 256 bytes; aws-lc verifies 2048..=8192 bits only.
+    if !(256..=1024).contains(&n.len()) {
+        return Err(invalid("RSA keys must have 2048 to 8192 bits"));
+    }
+    Ok(PublicKey {
+        decoding: DecodingKey::from_rsa_der(public.as_ref()),
+        jwk: PublicJwk::Rsa {
+            n: URL_SAFE_NO_PAD.encode(n),
+            e: URL_SAFE_NO_PAD.encode(e),
+        },
+    })
+}
+
+/// A P-256 public key from its uncompressed point `04 || x || y`.
+fn p256_public(algorithm: Algorithm, point: &[u8]) -> Result<PublicKey, KeyError> {
+    let invalid = || KeyError::InvalidKey {
+        algorithm,
+        reason: "expected a P-256 public key",
+    };
+    aws_sig::ParsedPublicKey::new(&aws_sig::ECDSA_P256_SHA256_FIXED, point)
+        .map_err(|_| invalid())?;
+    let (x, y) = match point.split_first() {
+        Some((4, xy)) if xy.len() == 64 => xy.split_at(32),
+        _ => return Err(invalid()),
+    };
+    Ok(PublicKey {
+        decoding: DecodingKey::from_ec_der(point),
+        jwk: PublicJwk::P256 {
+            x: URL_SAFE_NO_PAD.encode(x),
+            y: URL_SAFE_NO_PAD.encode(y),
+        },
+    })
+}
+
+/// An Ed25519 public key from its 32 raw bytes.
+fn ed25519_public(algorithm: Algorithm, x: &[u8]) -> Result<PublicKey, KeyError> {
+    let invalid = || KeyError::InvalidKey {
+        algorithm,
+        reason: "expected an Ed25519 public key",
+    };
+    if x.len() != 32 {
+        return Err(invalid());
+    }
+    aws_sig::ParsedPublicKey::new(&aws_sig::ED25519, x).map_err(|_| invalid())?;
+    Ok(PublicKey {
+        decoding: DecodingKey::from_ed_der(x),
+        jwk: PublicJwk::Ed25519 {
+            x: URL_SAFE_NO_PAD.encode(x),
+        },
+    })
+}
+
+/// JWK integers are big-endian without leading zero octets (RFC 7518 §6.3.1).
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    bytes.get(first..).unwrap_or_default()
+}
+
+/// PEM text for `der`, 64 base64 characters per line.
+fn pem_encode(label: &str, der: &[u8]) -> String {
+    let body = Zeroizing::new(STANDARD.encode(der));
+    let mut out = String::with_capacity(body.len() + body.len() / 64 + 2 * label.len() + 40);
+    out.push_str("-----BEGIN ");
+    out.push_str(label);
+    out.push_str("-----\n");
+    for line in body.as_bytes().chunks(64) {
+        // base64 output is ASCII, so every chunk is valid UTF-8.
+        out.push_str(std::str::from_utf8(line).unwrap_or_default());
+        out.push('\n');
+    }
+    out.push_str("-----END ");
+    out.push_str(label);
+    out.push_str("-----\n");
+    out
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

@@ -9,11 +9,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use jsonwebtoken::Algorithm;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::engine::EngineConfig;
 use crate::store::Durability;
+use crate::token::keys::Algorithm;
 
 /// Every setting hallpass reads, by its allauth/Django name.
 pub const SETTINGS: &[&str] = &[
@@ -255,7 +255,7 @@ impl RawConfig {
             Some(name) => name.parse().map_err(|_| {
                 ConfigError::new(
                     "HEADLESS_JWT_ALGORITHM",
-                    format!("unknown algorithm {name:?}: expected e.g. RS256, ES256, EdDSA, HS256"),
+                    format!("unknown algorithm {name:?}: expected HS256/384/512, RS256/384/512, ES256 or EdDSA"),
                 )
             })?,
         };
@@ -397,9 +397,10 @@ impl Config {
         }
     }
 
-    /// Fills in a missing `SECRET_KEY` from `data_dir/secret_key`, generating and storing one
-    /// (mode 0600) on first start, and warns that it is a development default. Returns the
-    /// files that were generated.
+    /// Fills in a missing `SECRET_KEY` from `data_dir/secret_key`, and with the JWT strategy and
+    /// an asymmetric algorithm a missing private key from `data_dir/jwt_private_key.pem`,
+    /// generating and storing them (mode 0600) on first start, and warns that they are
+    /// development defaults. Returns the files that were generated.
     ///
     /// # Errors
     ///
@@ -411,7 +412,7 @@ impl Config {
         let mut generated = Vec::new();
         if self.secret_key.is_none() {
             let path = data_dir.join(SECRET_KEY_FILE);
-            let (value, fresh) = read_or_create(&path, generate_secret_key)
+            let (value, fresh) = read_or_create(&path, || Ok(generate_secret_key()))
                 .map_err(|e| ConfigError::new("SECRET_KEY", format!("{}: {e}", path.display())))?;
             let value = value.trim().to_owned();
             if value.is_empty() {
@@ -428,6 +429,33 @@ impl Config {
                 generated.push(path);
             }
             self.secret_key = Some(Secret::new(value));
+        }
+        let needs_key_pair = self.token_strategy == TokenStrategyName::Jwt
+            && !matches!(
+                self.jwt_algorithm,
+                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
+            );
+        if needs_key_pair && self.jwt_private_key.is_none() {
+            let path = data_dir.join(PRIVATE_KEY_FILE);
+            let algorithm = self.jwt_algorithm;
+            let (pem, fresh) = read_or_create(&path, || {
+                crate::token::keys::generate_private_pem(algorithm)
+                    .map_err(|e| std::io::Error::other(e.to_string()))
+            })
+            .map_err(|e| {
+                ConfigError::new(
+                    "HEADLESS_JWT_PRIVATE_KEY",
+                    format!("{}: {e}", path.display()),
+                )
+            })?;
+            tracing::warn!(
+                file = %path.display(),
+                "HEADLESS_JWT_PRIVATE_KEY not set: using a generated development key; set it in production"
+            );
+            if fresh {
+                generated.push(path);
+            }
+            self.jwt_private_key = Some(Secret::new(pem));
         }
         Ok((self, generated))
     }
@@ -448,7 +476,8 @@ pub fn generate_secret_key() -> String {
     out
 }
 
-/// Reads `path`, or writes `make()` to it with mode 0600 first. Returns the contents and
+/// Reads `path`, or writes `make()` to it with mode 0600 first (the dev `SECRET_KEY` and JWT
+/// private key). Returns the contents and
 /// whether the file was created now.
 ///
 /// # Errors
@@ -456,7 +485,7 @@ pub fn generate_secret_key() -> String {
 /// I/O errors.
 pub fn read_or_create(
     path: &Path,
-    make: impl FnOnce() -> String,
+    make: impl FnOnce() -> std::io::Result<String>,
 ) -> std::io::Result<(String, bool)> {
     match std::fs::read_to_string(path) {
         Ok(text) => return Ok((text, false)),
@@ -466,7 +495,7 @@ pub fn read_or_create(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let value = make();
+    let value = make()?;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -579,6 +608,26 @@ mod tests {
     }
 
     #[test]
+    fn dev_private_key_is_generated_for_jwt_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let jwt = || {
+            raw(&[
+                ("HEADLESS_TOKEN_STRATEGY", "jwt"),
+                ("HEADLESS_JWT_ALGORITHM", "ES256"),
+            ])
+            .validate()
+            .unwrap()
+        };
+        let (c1, generated) = jwt().with_dev_defaults(dir.path()).unwrap();
+        assert_eq!(generated.len(), 2);
+        let (c2, generated) = jwt().with_dev_defaults(dir.path()).unwrap();
+        assert!(generated.is_empty());
+        let pem = c1.jwt_private_key.unwrap();
+        assert!(pem.expose().starts_with("-----BEGIN"));
+        assert_eq!(Some(pem), c2.jwt_private_key);
+    }
+
+    #[test]
     fn secrets_are_redacted() {
         let r = raw(&[("SECRET_KEY", "hunter2")]);
         assert!(!format!("{r:?}").contains("hunter2"));
@@ -596,6 +645,10 @@ mod tests {
         let k1 = c1.secret_key.unwrap();
         assert_eq!(k1.expose().len(), 50);
         assert_eq!(Some(k1), c2.secret_key);
+        assert!(
+            c2.jwt_private_key.is_none(),
+            "session strategy needs no key pair"
+        );
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;

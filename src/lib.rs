@@ -27,11 +27,13 @@
 
 pub mod accounts;
 pub mod clock;
+pub mod config;
 pub mod crypto;
 pub mod engine;
 pub mod event;
 pub mod state;
 pub mod store;
 pub mod token;
+pub mod web;
 
 pub use engine::{Engine, EngineConfig, EngineError};

@@ -6,9 +6,11 @@
 )]
 
 mod util;
+mod web_util;
 
 mod engine;
 mod faults;
 mod fixtures;
 mod recovery;
 mod tokens;
+mod web;

@@ -1,0 +1,226 @@
+//! The `hallpass` command: serve the allauth headless app API, and manage sessions offline.
+//!
+//! Exit codes: 0 success, 1 runtime failure, 2 invalid settings or arguments.
+#![expect(clippy::print_stdout, reason = "a CLI prints its results")]
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+
+use hallpass::clock::SystemClock;
+use hallpass::config::{Config, ConfigError, RawConfig};
+use hallpass::event::{RevokeReason, UserId};
+use hallpass::web::App;
+use hallpass::{Engine, engine::OpenReport};
+
+/// An embedded session and token engine speaking django-allauth's headless app API.
+#[derive(Parser, Debug)]
+#[command(name = "hallpass", version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Serve the API at /_allauth/app/v1.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8000")]
+        bind: String,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Inspect or end sessions (stop the server first: the data directory is locked).
+    Sessions {
+        #[command(subcommand)]
+        action: SessionsAction,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct Common {
+    /// The data directory (event log, snapshots, generated development keys).
+    #[arg(long, default_value = "./hallpass-data", global = true)]
+    data_dir: PathBuf,
+    /// A TOML settings file with allauth/Django names as keys.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// A setting, `NAME=VALUE`; wins over the environment and the file. Repeatable.
+    #[arg(long = "set", value_name = "NAME=VALUE", global = true)]
+    set: Vec<String>,
+}
+
+#[derive(Subcommand, Debug)]
+enum SessionsAction {
+    /// List a user's live sessions.
+    List {
+        /// The user's id.
+        #[arg(long)]
+        user: u64,
+    },
+    /// End one session of a user, or all of them.
+    Revoke {
+        /// The user whose session `--session` ends.
+        #[arg(long, requires = "session", conflicts_with = "all_for_user")]
+        user: Option<u64>,
+        /// The session's public id (as listed).
+        #[arg(long)]
+        session: Option<u64>,
+        /// End every session of this user.
+        #[arg(long, required_unless_present = "user")]
+        all_for_user: Option<u64>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let common = match &cli.command {
+        Command::Serve { common, .. } | Command::Sessions { common, .. } => common,
+    };
+    let config = match load_config(common) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("hallpass: invalid setting {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Serve { bind, common } => serve(&bind, &common.data_dir, config),
+        Command::Sessions { action, common } => sessions(action, &common.data_dir, config),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("hallpass: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load_config(common: &Common) -> Result<Config, ConfigError> {
+    let mut flags = RawConfig::new();
+    for assignment in &common.set {
+        flags.set_assignment(assignment)?;
+    }
+    let file = match &common.config {
+        Some(path) => RawConfig::from_file(path)?,
+        None => RawConfig::new(),
+    };
+    let config = RawConfig::layered(flags, RawConfig::from_env(), file).validate()?;
+    let (config, _generated) = config.with_dev_defaults(&common.data_dir)?;
+    Ok(config)
+}
+
+fn open_engine(data_dir: &Path, config: &Config) -> anyhow::Result<Engine> {
+    std::fs::create_dir_all(data_dir)
+        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    let (engine, report): (Engine, OpenReport) = Engine::open_dir(
+        &data_dir.join("log"),
+        config.durability,
+        Arc::new(SystemClock),
+        config.engine_config(),
+    )
+    .with_context(|| format!("opening the event log in {}", data_dir.display()))?;
+    tracing::info!(
+        replayed = report.replayed_events,
+        snapshot = ?report.snapshot_seq,
+        "engine open"
+    );
+    Ok(engine)
+}
+
+fn serve(bind: &str, data_dir: &Path, config: Config) -> anyhow::Result<()> {
+    let engine = open_engine(data_dir, &config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let app = Arc::new(App::new(engine, config));
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(bind)
+            .await
+            .with_context(|| format!("binding {bind}"))?;
+        let addr = listener.local_addr().context("reading the bound address")?;
+        tracing::info!(%addr, "listening");
+        hallpass::web::serve(listener, Arc::clone(&app), shutdown_signal()).await;
+        tracing::info!("stopped accepting; in-flight requests finished");
+        anyhow::Ok(())
+    })?;
+    // Dropping the last engine handle flushes the log and writes a snapshot.
+    drop(app);
+    drop(runtime);
+    tracing::info!("engine closed");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    tracing::info!("shutdown signal received");
+}
+
+fn sessions(action: SessionsAction, data_dir: &Path, config: Config) -> anyhow::Result<()> {
+    let engine = open_engine(data_dir, &config)?;
+    match action {
+        SessionsAction::List { user } => {
+            for s in engine.user_sessions(UserId(user)) {
+                println!(
+                    "{}\tcreated_at={}\tlast_seen_at={}\texpires_at={}\tip={}\tuser_agent={}",
+                    s.no,
+                    s.created_at.as_secs(),
+                    s.last_seen.as_secs(),
+                    s.expires_at.as_secs(),
+                    s.ip.as_deref().unwrap_or("-"),
+                    s.user_agent.as_deref().unwrap_or("-"),
+                );
+            }
+        }
+        SessionsAction::Revoke {
+            user,
+            session,
+            all_for_user,
+        } => {
+            let ended = match (user, session, all_for_user) {
+                (_, _, Some(user)) => engine
+                    .revoke_user(UserId(user), None, RevokeReason::Admin)
+                    .context("revoking sessions")?,
+                (Some(user), Some(no), None) => engine
+                    .revoke_user_sessions(UserId(user), &[no], RevokeReason::Admin)
+                    .context("revoking the session")?,
+                _ => anyhow::bail!("give --user ID --session NO, or --all-for-user ID"),
+            };
+            println!("{ended} session(s) ended");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! The URL map: which paths exist, which methods they take, and their metric names.
+//!
+//! Routing is done by hand over the full path rather than by composing warp filters, so that
+//! an unknown path is a 404 envelope and a known path with the wrong method a 405 envelope,
+//! decided in one place, with no warp rejection text reaching a client.
+
+use warp::http::Method;
+
+/// The API root, as allauth's for `HEADLESS_CLIENTS = ("app",)`.
+pub(crate) const API_ROOT: &str = "/_allauth/app/v1";
+
+/// Every endpoint the facade serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Route {
+    /// `GET {API_ROOT}/config`.
+    Config,
+    /// `GET /metrics`.
+    Metrics,
+}
+
+impl Route {
+    /// The route for `path`, if any. Query strings are not part of `path`.
+    pub(crate) fn parse(path: &str) -> Option<Route> {
+        if let Some(rest) = path.strip_prefix(API_ROOT) {
+            return match rest {
+                "/config" => Some(Route::Config),
+                _ => None,
+            };
+        }
+        match path {
+            "/metrics" => Some(Route::Metrics),
+            _ => None,
+        }
+    }
+
+    /// Whether the route answers `method`.
+    pub(crate) fn allows(self, method: &Method) -> bool {
+        match self {
+            Route::Config | Route::Metrics => method == Method::GET,
+        }
+    }
+
+    /// The metric and log label.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Route::Config => "config",
+            Route::Metrics => "metrics",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_known_paths_only() {
+        assert_eq!(Route::parse("/_allauth/app/v1/config"), Some(Route::Config));
+        assert_eq!(Route::parse("/_allauth/app/v1/config/"), None);
+        assert_eq!(Route::parse("/_allauth/browser/v1/config"), None);
+        assert_eq!(Route::parse("/metrics"), Some(Route::Metrics));
+    }
+}

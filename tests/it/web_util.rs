@@ -1,0 +1,189 @@
+//! A real server on `127.0.0.1:0` and a tiny HTTP/1.1 client for the web tests.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::Arc;
+
+use hallpass::clock::ManualClock;
+use hallpass::config::{Config, RawConfig};
+use hallpass::web::App;
+use hallpass::{Engine, EngineConfig};
+
+use crate::util::mem_engine;
+
+/// A running facade: its address, engine and clock. Dropping it stops the server.
+pub(crate) struct TestServer {
+    pub(crate) addr: SocketAddr,
+    pub(crate) engine: Engine,
+    pub(crate) clock: ManualClock,
+    runtime: Option<tokio::runtime::Runtime>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_timeout(std::time::Duration::from_secs(5));
+        }
+    }
+}
+
+/// Starts the facade over a MemStore/ManualClock engine with these settings (`NAME`, value).
+pub(crate) fn spawn_web(settings: &[(&str, &str)]) -> TestServer {
+    let mut raw = RawConfig::new();
+    for (name, value) in settings {
+        raw.set(name, *value).unwrap();
+    }
+    let config: Config = raw.validate().unwrap();
+    let engine_config = EngineConfig {
+        ..config.engine_config()
+    };
+    let (engine, _store, clock) = mem_engine(engine_config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = Arc::new(App::new(engine.clone(), config));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    runtime.spawn(hallpass::web::serve(listener, app, async move {
+        let _ = stopped.await;
+    }));
+    TestServer {
+        addr,
+        engine,
+        clock,
+        runtime: Some(runtime),
+        stop: Some(stop),
+    }
+}
+
+/// A parsed response.
+#[derive(Debug)]
+pub(crate) struct Response {
+    pub(crate) status: u16,
+    pub(crate) headers: Vec<(String, String)>,
+    pub(crate) body: Vec<u8>,
+}
+
+impl Response {
+    /// The first header named `name` (case-insensitive).
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The body as JSON.
+    pub(crate) fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "body is not JSON ({e}): {}",
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// Asserts the envelope: HTTP status equals body status, and allauth's headers.
+    pub(crate) fn assert_envelope(&self, status: u16) -> serde_json::Value {
+        assert_eq!(
+            self.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&self.body)
+        );
+        let json = self.json();
+        assert_eq!(json["status"], status);
+        assert_eq!(self.header("content-type"), Some("application/json"));
+        assert_eq!(
+            self.header("cache-control"),
+            Some("max-age=0, no-cache, no-store, must-revalidate, private")
+        );
+        assert!(self.header("expires").is_some_and(|v| v.ends_with(" GMT")));
+        json
+    }
+}
+
+/// Sends one raw request (`Connection: close`) and parses the response.
+pub(crate) fn raw_request(addr: SocketAddr, head: &str, body: &[u8]) -> Response {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    stream.write_all(head.as_bytes()).unwrap();
+    let _ = stream.write_all(body);
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    parse_response(&bytes)
+}
+
+/// Sends `method path` with `headers` and an optional body.
+pub(crate) fn request(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+) -> Response {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (k, v) in headers {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    let body = body.unwrap_or_default();
+    if !body.is_empty() || method == "POST" || method == "DELETE" {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    raw_request(addr, &head, body)
+}
+
+fn parse_response(bytes: &[u8]) -> Response {
+    let split = bytes
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end in {:?}", String::from_utf8_lossy(bytes)));
+    let head = std::str::from_utf8(&bytes[..split]).unwrap();
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().unwrap();
+    let status = status_line.split(' ').nth(1).unwrap().parse().unwrap();
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    let mut body = bytes[split + 4..].to_vec();
+    let chunked = headers.iter().any(|(k, v)| {
+        k.eq_ignore_ascii_case("transfer-encoding") && v.eq_ignore_ascii_case("chunked")
+    });
+    if chunked {
+        body = dechunk(&body);
+    }
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let Some(end) = data.windows(2).position(|w| w == b"\r\n") else {
+            return out;
+        };
+        let size =
+            usize::from_str_radix(std::str::from_utf8(&data[..end]).unwrap().trim(), 16).unwrap();
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[end + 2..end + 2 + size]);
+        data = &data[end + 2 + size + 2..];
+    }
+}

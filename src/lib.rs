@@ -31,6 +31,8 @@ pub mod config;
 pub mod crypto;
 pub mod engine;
 pub mod event;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod state;
 pub mod store;
 pub mod token;

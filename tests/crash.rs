@@ -90,7 +90,7 @@ fn child(dir: &Path) {
                             refresh_token: String::new(),
                         };
                         engine
-                            .rotate_refresh(s.info.hash, jti, new, exp, successor)
+                            .rotate_refresh(s.info.hash, (jti, exp), new, exp, successor)
                             .expect("rotate");
                         say(format!("R {hash} {new}"));
                         jti = new;

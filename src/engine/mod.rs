@@ -220,15 +220,23 @@ struct Shared {
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
-impl Drop for Shared {
-    fn drop(&mut self) {
-        let _ = self.tx.send(Request {
-            command: Command::Shutdown,
-            reply: None,
-        });
-        if let Some(handle) = self.writer.lock().take() {
+impl Shared {
+    fn close(&self) {
+        let mut writer = self.writer.lock();
+        if let Some(handle) = writer.take() {
+            let shutdown = Request {
+                command: Command::Shutdown,
+                reply: None,
+            };
+            let _ = self.tx.send(shutdown);
             let _ = handle.join();
         }
+    }
+}
+
+impl Drop for Shared {
+    fn drop(&mut self) {
+        self.close();
     }
 }
 
@@ -527,9 +535,11 @@ impl Engine {
         self.shared.state.read().user_by_email(email).cloned()
     }
 
-    /// Rotates refresh token `old` of session `hash` to `new` (expiring at `expires_at`),
-    /// exactly once: of any number of concurrent calls for `old`, one rotates and the rest,
-    /// within the grace window, receive the same `successor`.
+    /// Rotates the presented refresh token of session `hash` — its `jti` and the `exp` its
+    /// verified claims carry — to `new` (expiring at `expires_at`), exactly once: of any number
+    /// of concurrent calls for one token, one rotates and the rest, within the grace window,
+    /// receive the same `successor`. A presented token past its `exp` is rejected, never taken
+    /// for a reuse (its `jti` may already be swept from the session).
     ///
     /// # Errors
     ///
@@ -537,19 +547,22 @@ impl Engine {
     pub fn rotate_refresh(
         &self,
         hash: SessionHash,
-        old: Jti,
+        presented: (Jti, Timestamp),
         new: Jti,
         expires_at: Timestamp,
         successor: Successor,
     ) -> Result<RotateOutcome, EngineError> {
         let successor = Arc::new(successor);
-        match self.call(Command::Rotate {
+        let (old, presented_expires_at) = presented;
+        let command = Command::Rotate {
             hash,
             old,
+            presented_expires_at,
             new,
             expires_at,
             successor,
-        })? {
+        };
+        match self.call(command)? {
             writer::Reply::Rotate(outcome) => Ok(outcome),
             _ => Err(EngineError::Invalid {
                 reason: "unexpected reply",
@@ -574,6 +587,14 @@ impl Engine {
     /// Storage errors; the previous snapshot and the log are then intact.
     pub fn snapshot(&self) -> Result<(), EngineError> {
         self.call(Command::Snapshot).map(|_| ())
+    }
+
+    /// Stops the writer after the commands already queued: it persists pending last-seen
+    /// times, writes a snapshot (if `snapshot_on_close`) and exits; this call waits for it.
+    /// Reads keep working on the final state; commands answer [`EngineError::Closed`].
+    /// Dropping the last clone of the engine does the same. Idempotent.
+    pub fn close(&self) {
+        self.shared.close();
     }
 
     /// Runs `f` on the current state under the read lock (for tests, metrics and tools).

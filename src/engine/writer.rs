@@ -51,6 +51,7 @@ pub(super) enum Command {
     Rotate {
         hash: SessionHash,
         old: Jti,
+        presented_expires_at: Timestamp,
         new: Jti,
         expires_at: Timestamp,
         successor: Arc<Successor>,
@@ -467,10 +468,17 @@ impl Writer {
             Command::Rotate {
                 hash,
                 old,
+                presented_expires_at,
                 new,
                 expires_at,
                 successor,
-            } => self.plan_rotate(state, o, now, hash, old, new, expires_at, successor),
+            } => {
+                if presented_expires_at <= now {
+                    // Expired, whatever else: never a reuse.
+                    return done(vec![], Reply::Rotate(RotateOutcome::Rejected));
+                }
+                self.plan_rotate(state, o, now, hash, old, new, expires_at, successor)
+            }
             Command::Touch { hash, at } => {
                 let latest = self.pending_seen.entry(hash).or_insert(at);
                 *latest = (*latest).max(at);

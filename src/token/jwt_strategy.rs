@@ -263,7 +263,13 @@ impl TokenStrategy for JwtTokenStrategy {
             access_token: signing(self.mint_access(&user, &key, now))?,
             refresh_token: signing(self.mint_refresh(user.id, &key, new, now.as_secs(), exp))?,
         };
-        match engine.rotate_refresh(hash, jti, new, Timestamp::from_secs(exp), successor)? {
+        match engine.rotate_refresh(
+            hash,
+            (jti, Timestamp::from_secs(claims.exp)),
+            new,
+            Timestamp::from_secs(exp),
+            successor,
+        )? {
             RotateOutcome::Rotated(s) | RotateOutcome::Retried(s) => Ok(Refreshed {
                 access_token: s.access_token.clone(),
                 refresh_token: Some(s.refresh_token.clone()),

@@ -134,7 +134,7 @@ fn rotation_retry_and_reuse_detection() {
     let j1 = Jti::random();
     let exp = clock_exp(&engine);
     let out = engine
-        .rotate_refresh(s.info.hash, j0, j1, exp, successor("1"))
+        .rotate_refresh(s.info.hash, (j0, exp), j1, exp, successor("1"))
         .unwrap();
     let RotateOutcome::Rotated(first) = out else {
         panic!("expected rotation, got {out:?}")
@@ -144,21 +144,21 @@ fn rotation_retry_and_reuse_detection() {
     // A retry within the grace window gets the identical pair, and nothing changes.
     clock.advance_secs(9);
     let again = engine
-        .rotate_refresh(s.info.hash, j0, Jti::random(), exp, successor("2"))
+        .rotate_refresh(s.info.hash, (j0, exp), Jti::random(), exp, successor("2"))
         .unwrap();
     assert_eq!(again, RotateOutcome::Retried(Arc::clone(&first)));
     assert!(engine.refresh_is_live(&s.info.hash, &j1));
     // After the window: reuse, the whole session ends.
     clock.advance_secs(2);
     let reuse = engine
-        .rotate_refresh(s.info.hash, j0, Jti::random(), exp, successor("3"))
+        .rotate_refresh(s.info.hash, (j0, exp), Jti::random(), exp, successor("3"))
         .unwrap();
     assert_eq!(reuse, RotateOutcome::ReuseDetected);
     assert!(engine.lookup(s.key.expose()).is_none());
     assert!(!engine.refresh_is_live(&s.info.hash, &j1));
     assert_eq!(
         engine
-            .rotate_refresh(s.info.hash, j1, Jti::random(), exp, successor("4"))
+            .rotate_refresh(s.info.hash, (j1, exp), Jti::random(), exp, successor("4"))
             .unwrap(),
         RotateOutcome::Rejected
     );
@@ -177,11 +177,11 @@ fn without_detection_reuse_is_a_plain_rejection() {
     let exp = clock_exp(&engine);
     let j1 = Jti::random();
     engine
-        .rotate_refresh(s.info.hash, j0, j1, exp, successor("1"))
+        .rotate_refresh(s.info.hash, (j0, exp), j1, exp, successor("1"))
         .unwrap();
     clock.advance_millis(1);
     let again = engine
-        .rotate_refresh(s.info.hash, j0, Jti::random(), exp, successor("2"))
+        .rotate_refresh(s.info.hash, (j0, exp), Jti::random(), exp, successor("2"))
         .unwrap();
     assert_eq!(again, RotateOutcome::Rejected);
     assert!(engine.lookup(s.key.expose()).is_some());
@@ -195,13 +195,13 @@ fn a_retry_after_restart_is_rejected_without_revocation() {
     let (s, j0) = session_with_refresh(&engine, u);
     let exp = clock_exp(&engine);
     engine
-        .rotate_refresh(s.info.hash, j0, Jti::random(), exp, successor("1"))
+        .rotate_refresh(s.info.hash, (j0, exp), Jti::random(), exp, successor("1"))
         .unwrap();
     drop(engine);
     let (engine, _) = open(store, &clock, EngineConfig::default());
     clock.advance_secs(1);
     let retry = engine
-        .rotate_refresh(s.info.hash, j0, Jti::random(), exp, successor("2"))
+        .rotate_refresh(s.info.hash, (j0, exp), Jti::random(), exp, successor("2"))
         .unwrap();
     assert_eq!(retry, RotateOutcome::Rejected);
     assert!(
@@ -223,9 +223,10 @@ fn expired_refresh_token_is_rejected_not_reuse() {
         )
         .unwrap();
     clock.advance_secs(10);
+    let j0_exp = T0.plus_secs(10);
     let out = engine.rotate_refresh(
         s.info.hash,
-        j0,
+        (j0, j0_exp),
         Jti::random(),
         clock_exp(&engine),
         successor("x"),
@@ -233,6 +234,20 @@ fn expired_refresh_token_is_rejected_not_reuse() {
     assert_eq!(out.unwrap(), RotateOutcome::Rejected);
     assert!(engine.lookup(s.key.expose()).is_some());
     engine.sweep().unwrap();
+    // Regression (found by the model test): once a sweep pruned the expired jti, presenting
+    // the expired token was taken for a reuse and revoked the session.
+    let out = engine.rotate_refresh(
+        s.info.hash,
+        (j0, j0_exp),
+        Jti::random(),
+        clock_exp(&engine),
+        successor("y"),
+    );
+    assert_eq!(out.unwrap(), RotateOutcome::Rejected);
+    assert!(
+        engine.lookup(s.key.expose()).is_some(),
+        "an expired token is no reuse"
+    );
     assert_eq!(
         engine.with_state(|s| s.refresh_token_count()),
         0,
@@ -253,7 +268,13 @@ fn sixty_four_concurrent_refreshes_make_one_successor() {
                 let hash = s.info.hash;
                 scope.spawn(move || {
                     engine
-                        .rotate_refresh(hash, j0, Jti::random(), exp, successor(&i.to_string()))
+                        .rotate_refresh(
+                            hash,
+                            (j0, exp),
+                            Jti::random(),
+                            exp,
+                            successor(&i.to_string()),
+                        )
                         .unwrap()
                 })
             })

@@ -11,6 +11,7 @@ mod web_util;
 mod engine;
 mod faults;
 mod fixtures;
+mod model;
 mod recovery;
 mod tokens;
 mod web;

@@ -51,7 +51,7 @@ fn random_ops(engine: &Engine, clock: &ManualClock, seed: u64, steps: usize) {
                 };
                 let exp = engine.now().plus_secs(86_400);
                 engine
-                    .rotate_refresh(s.info.hash, *jti, new, exp, successor)
+                    .rotate_refresh(s.info.hash, (*jti, exp), new, exp, successor)
                     .unwrap();
                 *jti = new;
             }

@@ -1,0 +1,202 @@
+//! Entry points shared by the cargo-fuzz targets in `fuzz/` and by the corpus-replay test.
+//!
+//! Each target is a one-line call into a function here, so `cargo test` (which replays every
+//! committed corpus file through the same functions) and `cargo fuzz` exercise the same code.
+//! Every function panics only when it finds a bug: a crash in the code under test, or a
+//! violated property (a forged token accepted, a decode that does not re-encode, a model
+//! mismatch).
+//!
+//! Not part of the public API.
+
+pub mod model;
+
+use std::sync::{Arc, OnceLock};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use sha2::{Digest, Sha256};
+
+use crate::clock::{ManualClock, Timestamp};
+use crate::crypto::sid::SidCipher;
+use crate::engine::{Engine, EngineConfig, SessionMeta};
+use crate::event::codec::{decode_envelope, decode_record, encode_envelope, encode_record};
+use crate::store::MemStore;
+use crate::token::jwt::{JwtCodec, TokenUse};
+use crate::token::keys::{Algorithm, KeySet};
+use crate::token::strategy::{RequestCredentials, Resolved, SessionTokenStrategy, resolve};
+use crate::token::{JwtSettings, JwtTokenStrategy, TokenStrategy};
+
+/// The HMAC secret of the fuzzing key set (test-only, public by design).
+pub const FUZZ_SECRET: &[u8] = b"hallpass-fuzzing-secret-not-for-production";
+
+/// The time the fuzz targets verify at: 2026-01-01T00:00:00Z.
+pub const FUZZ_NOW: i64 = 1_767_225_600;
+
+fn hs256() -> &'static JwtCodec {
+    static CODEC: OnceLock<JwtCodec> = OnceLock::new();
+    CODEC.get_or_init(|| {
+        // why: a fixed, non-empty secret with a supported algorithm cannot fail to load.
+        #[expect(clippy::expect_used, reason = "constant input, see why")]
+        let keys = KeySet::from_secret(Algorithm::HS256, FUZZ_SECRET).expect("fuzz key set");
+        JwtCodec::new(keys)
+    })
+}
+
+/// Arbitrary bytes as a bearer token: never panics, and never accepts a token whose signature
+/// an independent HMAC-SHA256 does not confirm.
+pub fn jwt_parse(data: &[u8]) {
+    let Ok(token) = std::str::from_utf8(data) else {
+        return;
+    };
+    for expected in [TokenUse::Access, TokenUse::Refresh] {
+        if hs256().verify(token, expected, FUZZ_NOW).is_ok() {
+            assert!(
+                independently_signed(token),
+                "accepted a token the key did not sign"
+            );
+        }
+    }
+}
+
+/// Whether `token`'s signature is HMAC-SHA256 over its signing input under [`FUZZ_SECRET`],
+/// computed without jsonwebtoken.
+fn independently_signed(token: &str) -> bool {
+    let Some((input, signature)) = token.rsplit_once('.') else {
+        return false;
+    };
+    let Ok(signature) = URL_SAFE_NO_PAD.decode(signature) else {
+        return false;
+    };
+    signature == hmac_sha256(FUZZ_SECRET, input.as_bytes())
+}
+
+fn hmac_sha256(key: &[u8], message: &[u8]) -> Vec<u8> {
+    let mut block = [0u8; 64];
+    if key.len() > 64 {
+        block[..32].copy_from_slice(&Sha256::digest(key));
+    } else {
+        block[..key.len()].copy_from_slice(key);
+    }
+    let pad = |byte: u8| block.iter().map(|b| b ^ byte).collect::<Vec<u8>>();
+    let inner = Sha256::new()
+        .chain_update(pad(0x36))
+        .chain_update(message)
+        .finalize();
+    Sha256::new()
+        .chain_update(pad(0x5c))
+        .chain_update(inner)
+        .finalize()
+        .to_vec()
+}
+
+/// Arbitrary text as a `sid` claim: never panics; what decrypts re-encrypts to the same text
+/// under the same IV.
+pub fn sid_decode(data: &[u8]) {
+    let Ok(sid) = std::str::from_utf8(data) else {
+        return;
+    };
+    let cipher = SidCipher::from_secret_key(FUZZ_SECRET);
+    if let Some(key) = cipher.decrypt(sid) {
+        let raw = base64::engine::general_purpose::STANDARD.decode(sid.trim());
+        if let Ok(raw) = raw
+            && let Ok(iv) = <[u8; 16]>::try_from(&raw[..16.min(raw.len())])
+        {
+            let again = cipher.encrypt_with_iv(&key, iv);
+            assert_eq!(
+                base64::engine::general_purpose::STANDARD
+                    .decode(&again)
+                    .ok(),
+                Some(raw),
+                "sid round trip"
+            );
+        }
+    }
+}
+
+struct HeaderRig {
+    engine: Engine,
+    jwt: JwtTokenStrategy,
+    session_key: String,
+}
+
+fn header_rig() -> &'static HeaderRig {
+    static RIG: OnceLock<HeaderRig> = OnceLock::new();
+    RIG.get_or_init(|| {
+        let clock = ManualClock::new(Timestamp::from_secs(FUZZ_NOW));
+        #[expect(
+            clippy::expect_used,
+            reason = "an in-memory engine on a fresh store opens"
+        )]
+        let (engine, _) =
+            Engine::open(MemStore::new(), Arc::new(clock), EngineConfig::default()).expect("open");
+        let jwt = JwtTokenStrategy::new(
+            hs256().clone(),
+            SidCipher::from_secret_key(FUZZ_SECRET),
+            JwtSettings::default(),
+        );
+        #[expect(clippy::expect_used, reason = "fresh engine, fresh user")]
+        let user = engine
+            .sign_up("fuzz@example.com", "fuzz", String::new())
+            .expect("user");
+        #[expect(clippy::expect_used, reason = "fresh engine, known user")]
+        let session = engine
+            .create_session(user.id, SessionMeta::default(), None)
+            .expect("s");
+        let session_key = session.key.expose().to_owned();
+        HeaderRig {
+            engine,
+            jwt,
+            session_key,
+        }
+    })
+}
+
+/// Arbitrary `X-Session-Token` and `Authorization` values (split at the first NUL byte):
+/// never panics, and authenticates only with the rig's real session key or a token it signed.
+pub fn auth_headers(data: &[u8]) {
+    let rig = header_rig();
+    let (a, b) = match data.iter().position(|&b| b == 0) {
+        Some(i) => (&data[..i], Some(&data[i + 1..])),
+        None => (data, None),
+    };
+    let session_token = std::str::from_utf8(a).ok().filter(|s| !s.is_empty());
+    let authorization = b.and_then(|b| std::str::from_utf8(b).ok());
+    let credentials = RequestCredentials {
+        session_token,
+        authorization,
+    };
+    let strategies: [&dyn TokenStrategy; 2] = [&SessionTokenStrategy, &rig.jwt];
+    for strategy in strategies {
+        if let Resolved::Authenticated(auth) = resolve(strategy, &rig.engine, &credentials) {
+            match session_token {
+                Some(token) => assert_eq!(token, rig.session_key, "authenticated a wrong key"),
+                None => {
+                    let token = authorization.and_then(|a| rig.jwt.bearer(a)).unwrap_or("");
+                    assert!(
+                        independently_signed(token),
+                        "authenticated an unsigned bearer"
+                    );
+                    assert!(auth.claims.is_some());
+                }
+            }
+        }
+    }
+}
+
+/// Arbitrary bytes as a log record and as an envelope: never panics; what decodes re-encodes
+/// to the same bytes.
+pub fn event_decode(data: &[u8]) {
+    if let Ok(batch) = decode_record(data) {
+        assert_eq!(encode_record(&batch), data, "record re-encoding differs");
+    }
+    if let Ok((envelope, used)) = decode_envelope(data) {
+        let mut again = Vec::new();
+        encode_envelope(&envelope, &mut again);
+        assert_eq!(again, &data[..used], "envelope re-encoding differs");
+    }
+}
+
+/// Arbitrary bytes as an operation sequence against the engine and the reference model.
+pub fn engine_ops(data: &[u8]) {
+    model::run(&model::ops_from_bytes(data), model::Backend::Memory);
+}

@@ -1,0 +1,203 @@
+//! JWT sign/verify cost per algorithm, against plain `jsonwebtoken::encode`/`decode` in the
+//! same run, plus the verified-token cache hit and the `sid` cipher.
+//!
+//! `cargo bench --bench jwt`; keep it short on the shared machine (20 samples, 2 s each).
+//! Keys are the test-only fixtures in tests/fixtures/keys.
+
+#![expect(
+    clippy::expect_used,
+    reason = "a bench on fixed fixtures aborts on any failure"
+)]
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use hallpass::clock::{Clock, SystemClock};
+use hallpass::crypto::sid::SidCipher;
+use hallpass::token::cache::VerifiedCache;
+use hallpass::token::jwt::{Claims, JwtCodec, TokenUse};
+use hallpass::token::keys::{Algorithm, KeySet};
+
+macro_rules! fixture {
+    ($name:literal) => {
+        include_bytes!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/keys/",
+            $name
+        ))
+    };
+}
+
+const SECRET: &[u8] = b"django-insecure-bench-secret-0123456789abcdefghij";
+
+/// The same six claims as hallpass writes, for the plain jsonwebtoken baseline.
+#[derive(Serialize, Deserialize)]
+struct PlainClaims {
+    iat: i64,
+    exp: i64,
+    sid: String,
+    jti: String,
+    token_use: String,
+    sub: String,
+}
+
+struct Setup {
+    alg: Algorithm,
+    codec: JwtCodec,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+}
+
+fn setup(alg: Algorithm) -> Setup {
+    let (keys, encoding, decoding) = match alg {
+        Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 => (
+            KeySet::from_private_pem(alg, fixture!("rsa.pem")),
+            EncodingKey::from_rsa_pem(fixture!("rsa.pem")),
+            DecodingKey::from_rsa_pem(fixture!("rsa.pub.pem")),
+        ),
+        Algorithm::ES256 => (
+            KeySet::from_private_pem(alg, fixture!("ec.pem")),
+            EncodingKey::from_ec_pem(fixture!("ec.pem")),
+            DecodingKey::from_ec_pem(fixture!("ec.pub.pem")),
+        ),
+        Algorithm::EdDSA => (
+            KeySet::from_private_pem(alg, fixture!("ed25519.pem")),
+            EncodingKey::from_ed_pem(fixture!("ed25519.pem")),
+            DecodingKey::from_ed_pem(fixture!("ed25519.pub.pem")),
+        ),
+        _ => (
+            KeySet::from_secret(alg, SECRET),
+            EncodingKey::from_secret(SECRET),
+            DecodingKey::from_secret(SECRET),
+        ),
+    };
+    Setup {
+        alg,
+        codec: JwtCodec::new(keys.expect("fixture key")),
+        encoding: encoding.expect("fixture key"),
+        decoding: decoding.expect("fixture key"),
+    }
+}
+
+fn claims(now: i64) -> Claims {
+    let sid = SidCipher::from_secret_key(SECRET).encrypt("k3j4h5g6j7h8k9l0m1n2o3p4q5r6s7t8");
+    Claims {
+        sub: "12345".into(),
+        iat: now,
+        exp: now + 3600,
+        jti: uuid::Uuid::new_v4().to_string(),
+        sid,
+        token_use: TokenUse::Access,
+    }
+}
+
+fn plain(claims: &Claims) -> PlainClaims {
+    PlainClaims {
+        iat: claims.iat,
+        exp: claims.exp,
+        sid: claims.sid.clone(),
+        jti: claims.jti.clone(),
+        token_use: "access".into(),
+        sub: claims.sub.clone(),
+    }
+}
+
+fn sign_and_verify(c: &mut Criterion) {
+    let now = SystemClock.now().as_secs();
+    for alg in [
+        Algorithm::HS256,
+        Algorithm::HS512,
+        Algorithm::RS256,
+        Algorithm::RS512,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+    ] {
+        let s = setup(alg);
+        let claims = claims(now);
+        let plain_claims = plain(&claims);
+        let mut header = Header::new(s.alg.to_string().parse().expect("same names"));
+        header.kid = s.codec.keys().signing_kid().map(str::to_owned);
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+
+        let ours = s.codec.sign(&claims, None).expect("sign");
+        let theirs = jsonwebtoken::encode(&header, &plain_claims, &s.encoding).expect("encode");
+        // Each side must accept the other's token, or the comparison means nothing.
+        s.codec
+            .verify(&theirs, TokenUse::Access, now)
+            .expect("ours verifies theirs");
+        jsonwebtoken::decode::<PlainClaims>(&ours, &s.decoding, &validation).expect("decode");
+
+        let mut group = c.benchmark_group(format!("jwt/{alg}"));
+        group.bench_function("hallpass_sign", |b| {
+            b.iter(|| s.codec.sign(black_box(&claims), None).expect("sign"))
+        });
+        group.bench_function("jsonwebtoken_encode", |b| {
+            b.iter(|| jsonwebtoken::encode(&header, black_box(&plain_claims), &s.encoding))
+        });
+        group.bench_function("hallpass_verify", |b| {
+            b.iter(|| {
+                s.codec
+                    .verify(black_box(&ours), TokenUse::Access, now)
+                    .expect("verify")
+            })
+        });
+        group.bench_function("jsonwebtoken_decode", |b| {
+            b.iter(|| {
+                jsonwebtoken::decode::<PlainClaims>(black_box(&ours), &s.decoding, &validation)
+                    .expect("decode")
+            })
+        });
+        group.finish();
+    }
+}
+
+fn cache_and_sid(c: &mut Criterion) {
+    let now = SystemClock.now().as_secs();
+    let s = setup(Algorithm::RS256);
+    let cache = VerifiedCache::default();
+    // Fill the cache a bit so the hit is not on an empty map.
+    for _ in 0..10_000 {
+        let token = s.codec.sign(&claims(now), None).expect("sign");
+        cache.insert(&token, claims(now));
+    }
+    let token = s.codec.sign(&claims(now), None).expect("sign");
+    cache.verify_access(&s.codec, &token, now).expect("verify");
+    let mut group = c.benchmark_group("cache");
+    group.bench_function(format!("hit_rs256_{}_bytes", token.len()), |b| {
+        b.iter(|| cache.get(black_box(&token), now).expect("hit"))
+    });
+    group.bench_function("miss_rs256", |b| {
+        let other = format!("{}x", &token[..token.len() - 1]);
+        b.iter(|| cache.get(black_box(&other), now))
+    });
+    group.finish();
+
+    let cipher = SidCipher::from_secret_key(SECRET);
+    let sid = cipher.encrypt("k3j4h5g6j7h8k9l0m1n2o3p4q5r6s7t8");
+    let mut group = c.benchmark_group("sid");
+    group.bench_function("encrypt", |b| {
+        b.iter(|| cipher.encrypt(black_box("k3j4h5g6j7h8k9l0m1n2o3p4q5r6s7t8")))
+    });
+    group.bench_function("decrypt", |b| b.iter(|| cipher.decrypt(black_box(&sid))));
+    group.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = sign_and_verify, cache_and_sid
+}
+criterion_main!(benches);

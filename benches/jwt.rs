@@ -3,6 +3,11 @@
 //!
 //! `cargo bench --bench jwt`; keep it short on the shared machine (20 samples, 2 s each).
 //! Keys are the test-only fixtures in tests/fixtures/keys.
+//!
+//! Before criterion runs, an interleaved A/B pass prints hallpass/jsonwebtoken time ratios to
+//! stderr: the two sides alternate in short blocks and the median block ratio is reported, so
+//! load from other processes on a shared machine hits both sides alike (criterion measures
+//! one function after the other, and its absolute times drift with the machine's load).
 
 #![expect(
     clippy::expect_used,
@@ -10,9 +15,9 @@
 )]
 
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -157,6 +162,88 @@ fn sign_and_verify(c: &mut Criterion) {
     }
 }
 
+/// Median over rounds of time(ours) / time(theirs), each round timing a block of each side
+/// (alternating which goes first), blocks sized to about 2 ms.
+fn ab_ratio(mut ours: impl FnMut(), mut theirs: impl FnMut()) -> f64 {
+    let start = Instant::now();
+    ours();
+    theirs();
+    let once = start.elapsed().as_secs_f64() / 2.0;
+    let block = ((0.002 / once) as usize).clamp(1, 10_000);
+    let time = |f: &mut dyn FnMut()| {
+        let start = Instant::now();
+        for _ in 0..block {
+            f();
+        }
+        start.elapsed().as_secs_f64()
+    };
+    let mut ratios: Vec<f64> = (0..31)
+        .map(|round| {
+            if round % 2 == 0 {
+                let a = time(&mut ours);
+                a / time(&mut theirs)
+            } else {
+                let b = time(&mut theirs);
+                time(&mut ours) / b
+            }
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[ratios.len() / 2]
+}
+
+/// Prints the interleaved hallpass/jsonwebtoken ratios (1.00 = same cost, < 1 = we are faster).
+fn ab_summary() {
+    let now = SystemClock.now().as_secs();
+    eprintln!("interleaved A/B, median time ratio hallpass / jsonwebtoken:");
+    for alg in [
+        Algorithm::HS256,
+        Algorithm::HS512,
+        Algorithm::RS256,
+        Algorithm::RS512,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+    ] {
+        let s = setup(alg);
+        let claims = claims(now);
+        let plain_claims = plain(&claims);
+        let mut header = Header::new(s.alg.to_string().parse().expect("same names"));
+        header.kid = s.codec.keys().signing_kid().map(str::to_owned);
+        let mut validation = Validation::new(header.alg);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+        let token = s.codec.sign(&claims, None).expect("sign");
+        let sign = ab_ratio(
+            || {
+                black_box(s.codec.sign(black_box(&claims), None).expect("sign"));
+            },
+            || {
+                black_box(jsonwebtoken::encode(
+                    &header,
+                    black_box(&plain_claims),
+                    &s.encoding,
+                ))
+                .expect("encode");
+            },
+        );
+        let verify = ab_ratio(
+            || {
+                black_box(s.codec.verify(black_box(&token), TokenUse::Access, now))
+                    .expect("verify");
+            },
+            || {
+                black_box(jsonwebtoken::decode::<PlainClaims>(
+                    black_box(&token),
+                    &s.decoding,
+                    &validation,
+                ))
+                .expect("decode");
+            },
+        );
+        eprintln!("  {alg:<6} sign {sign:.2}  verify {verify:.2}");
+    }
+}
+
 fn cache_and_sid(c: &mut Criterion) {
     let now = SystemClock.now().as_secs();
     let s = setup(Algorithm::RS256);
@@ -200,4 +287,12 @@ criterion_group! {
     config = config();
     targets = sign_and_verify, cache_and_sid
 }
-criterion_main!(benches);
+
+fn main() {
+    // `cargo bench` passes --bench; `cargo test --benches` does not and only smoke-tests.
+    if std::env::args().any(|arg| arg == "--bench") {
+        ab_summary();
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}

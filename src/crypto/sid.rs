@@ -250,6 +250,25 @@ mod tests {
         assert_ne!(other.as_deref(), Some("abcdefghijklmnopqrstuvwxyz012345"));
     }
 
+    proptest::proptest! {
+        /// Whatever comes in, decrypt answers without panicking, and only with short UTF-8.
+        #[test]
+        fn decrypt_is_total(sid in "[A-Za-z0-9+/=]{0,200}|.{0,64}") {
+            let cipher = SidCipher::from_secret_key(b"secret");
+            if let Some(key) = cipher.decrypt(&sid) {
+                proptest::prop_assert!(!key.is_empty() && key.len() <= MAX_SESSION_KEY_LEN);
+            }
+        }
+
+        /// Any non-empty key of at most 64 bytes survives the round trip.
+        #[test]
+        fn round_trips(key in ".{1,16}", iv in proptest::array::uniform16(0u8..)) {
+            let cipher = SidCipher::from_secret_key(b"secret");
+            let sid = cipher.encrypt_with_iv(&key, iv);
+            proptest::prop_assert_eq!(cipher.decrypt(&sid), Some(key));
+        }
+    }
+
     #[test]
     fn debug_is_redacted() {
         let cipher = SidCipher::from_secret_key(b"secret");

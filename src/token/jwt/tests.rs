@@ -677,6 +677,16 @@ fn rotated_out_signing_keys_still_verify_by_kid() {
 }
 
 #[test]
+fn shared_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<JwtCodec>();
+    assert_send_sync::<KeySet>();
+    assert_send_sync::<JwtError>();
+    assert_send_sync::<crate::token::cache::VerifiedCache>();
+    assert_send_sync::<crate::crypto::sid::SidCipher>();
+}
+
+#[test]
 fn codec_clones_share_keys() {
     let codec = codec(Algorithm::HS256);
     let clone = codec.clone();

@@ -60,7 +60,8 @@ impl SidCipher {
     /// Encrypts `session_key` under a fresh random IV from the OS CSPRNG.
     ///
     /// The result is standard padded base64 (64 characters for a 32-character key) and differs
-    /// on every call.
+    /// on every call. Keys outside 1..=[`MAX_SESSION_KEY_LEN`] bytes encrypt, but
+    /// [`SidCipher::decrypt`] refuses them.
     pub fn encrypt(&self, session_key: &str) -> String {
         let mut iv = [0u8; SID_IV_LEN];
         fill_random(&mut iv);
@@ -98,11 +99,8 @@ impl SidCipher {
         let (iv, body) = data.split_at_mut(SID_IV_LEN);
         let iv: [u8; SID_IV_LEN] = (&*iv).try_into().ok()?;
         self.apply_keystream(&iv, body);
-        let plain = Zeroizing::new(body.to_vec());
-        match std::str::from_utf8(&plain) {
-            Ok(key) => Some(key.to_owned()),
-            Err(_) => None,
-        }
+        // `data` (now holding the plaintext) is wiped on drop; only the returned copy lives on.
+        std::str::from_utf8(body).ok().map(str::to_owned)
     }
 
     /// XORs the AES-256-CTR keystream for `iv` into `data`.

@@ -50,14 +50,28 @@ struct PlainClaims {
     sub: String,
 }
 
+/// The algorithms compared (allauth's documented ones plus ES256 and EdDSA).
+const ALGORITHMS: [Algorithm; 6] = [
+    Algorithm::HS256,
+    Algorithm::HS512,
+    Algorithm::RS256,
+    Algorithm::RS512,
+    Algorithm::ES256,
+    Algorithm::EdDSA,
+];
+
+/// One algorithm's keys and inputs, for hallpass and for the jsonwebtoken baseline.
 struct Setup {
-    alg: Algorithm,
     codec: JwtCodec,
+    claims: Claims,
     encoding: EncodingKey,
     decoding: DecodingKey,
+    header: Header,
+    validation: Validation,
+    plain_claims: PlainClaims,
 }
 
-fn setup(alg: Algorithm) -> Setup {
+fn setup(alg: Algorithm, now: i64) -> Setup {
     let (keys, encoding, decoding) = match alg {
         Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 => (
             KeySet::from_private_pem(alg, fixture!("rsa.pem")),
@@ -80,11 +94,21 @@ fn setup(alg: Algorithm) -> Setup {
             DecodingKey::from_secret(SECRET),
         ),
     };
+    let codec = JwtCodec::new(keys.expect("fixture key"));
+    let mut header = Header::new(alg.to_string().parse().expect("same names"));
+    header.kid = codec.keys().signing_kid().map(str::to_owned);
+    let mut validation = Validation::new(header.alg);
+    validation.leeway = 0;
+    validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+    let claims = claims(now);
     Setup {
-        alg,
-        codec: JwtCodec::new(keys.expect("fixture key")),
+        plain_claims: plain(&claims),
+        codec,
+        claims,
         encoding: encoding.expect("fixture key"),
         decoding: decoding.expect("fixture key"),
+        header,
+        validation,
     }
 }
 
@@ -113,37 +137,25 @@ fn plain(claims: &Claims) -> PlainClaims {
 
 fn sign_and_verify(c: &mut Criterion) {
     let now = SystemClock.now().as_secs();
-    for alg in [
-        Algorithm::HS256,
-        Algorithm::HS512,
-        Algorithm::RS256,
-        Algorithm::RS512,
-        Algorithm::ES256,
-        Algorithm::EdDSA,
-    ] {
-        let s = setup(alg);
-        let claims = claims(now);
-        let plain_claims = plain(&claims);
-        let mut header = Header::new(s.alg.to_string().parse().expect("same names"));
-        header.kid = s.codec.keys().signing_kid().map(str::to_owned);
-        let mut validation = Validation::new(header.alg);
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
+    for alg in ALGORITHMS {
+        let s = setup(alg, now);
+        let (claims, plain_claims, header, validation) =
+            (&s.claims, &s.plain_claims, &s.header, &s.validation);
 
-        let ours = s.codec.sign(&claims, None).expect("sign");
-        let theirs = jsonwebtoken::encode(&header, &plain_claims, &s.encoding).expect("encode");
+        let ours = s.codec.sign(claims, None).expect("sign");
+        let theirs = jsonwebtoken::encode(header, plain_claims, &s.encoding).expect("encode");
         // Each side must accept the other's token, or the comparison means nothing.
         s.codec
             .verify(&theirs, TokenUse::Access, now)
             .expect("ours verifies theirs");
-        jsonwebtoken::decode::<PlainClaims>(&ours, &s.decoding, &validation).expect("decode");
+        jsonwebtoken::decode::<PlainClaims>(&ours, &s.decoding, validation).expect("decode");
 
         let mut group = c.benchmark_group(format!("jwt/{alg}"));
         group.bench_function("hallpass_sign", |b| {
-            b.iter(|| s.codec.sign(black_box(&claims), None).expect("sign"))
+            b.iter(|| s.codec.sign(black_box(claims), None).expect("sign"))
         });
         group.bench_function("jsonwebtoken_encode", |b| {
-            b.iter(|| jsonwebtoken::encode(&header, black_box(&plain_claims), &s.encoding))
+            b.iter(|| jsonwebtoken::encode(header, black_box(plain_claims), &s.encoding))
         });
         group.bench_function("hallpass_verify", |b| {
             b.iter(|| {
@@ -154,7 +166,7 @@ fn sign_and_verify(c: &mut Criterion) {
         });
         group.bench_function("jsonwebtoken_decode", |b| {
             b.iter(|| {
-                jsonwebtoken::decode::<PlainClaims>(black_box(&ours), &s.decoding, &validation)
+                jsonwebtoken::decode::<PlainClaims>(black_box(&ours), &s.decoding, validation)
                     .expect("decode")
             })
         });
@@ -196,31 +208,19 @@ fn ab_ratio(mut ours: impl FnMut(), mut theirs: impl FnMut()) -> f64 {
 fn ab_summary() {
     let now = SystemClock.now().as_secs();
     eprintln!("interleaved A/B, median time ratio hallpass / jsonwebtoken:");
-    for alg in [
-        Algorithm::HS256,
-        Algorithm::HS512,
-        Algorithm::RS256,
-        Algorithm::RS512,
-        Algorithm::ES256,
-        Algorithm::EdDSA,
-    ] {
-        let s = setup(alg);
-        let claims = claims(now);
-        let plain_claims = plain(&claims);
-        let mut header = Header::new(s.alg.to_string().parse().expect("same names"));
-        header.kid = s.codec.keys().signing_kid().map(str::to_owned);
-        let mut validation = Validation::new(header.alg);
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp", "iat", "sub"]);
-        let token = s.codec.sign(&claims, None).expect("sign");
+    for alg in ALGORITHMS {
+        let s = setup(alg, now);
+        let (claims, plain_claims, header, validation) =
+            (&s.claims, &s.plain_claims, &s.header, &s.validation);
+        let token = s.codec.sign(claims, None).expect("sign");
         let sign = ab_ratio(
             || {
-                black_box(s.codec.sign(black_box(&claims), None).expect("sign"));
+                black_box(s.codec.sign(black_box(claims), None).expect("sign"));
             },
             || {
                 black_box(jsonwebtoken::encode(
-                    &header,
-                    black_box(&plain_claims),
+                    header,
+                    black_box(plain_claims),
                     &s.encoding,
                 ))
                 .expect("encode");
@@ -235,7 +235,7 @@ fn ab_summary() {
                 black_box(jsonwebtoken::decode::<PlainClaims>(
                     black_box(&token),
                     &s.decoding,
-                    &validation,
+                    validation,
                 ))
                 .expect("decode");
             },
@@ -246,7 +246,7 @@ fn ab_summary() {
 
 fn cache_and_sid(c: &mut Criterion) {
     let now = SystemClock.now().as_secs();
-    let s = setup(Algorithm::RS256);
+    let s = setup(Algorithm::RS256, now);
     let cache = VerifiedCache::default();
     let token = s.codec.sign(&claims(now), None).expect("sign");
     // Fill the cache so the hit is not on an empty map; insert does not check signatures, so

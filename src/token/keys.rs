@@ -58,19 +58,19 @@ pub enum Algorithm {
     EdDSA,
 }
 
-/// All algorithms, in declaration order.
-const ALL_ALGORITHMS: [Algorithm; 8] = [
-    Algorithm::HS256,
-    Algorithm::HS384,
-    Algorithm::HS512,
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::ES256,
-    Algorithm::EdDSA,
-];
-
 impl Algorithm {
+    /// Every supported algorithm, in declaration order.
+    pub const ALL: [Algorithm; 8] = [
+        Algorithm::HS256,
+        Algorithm::HS384,
+        Algorithm::HS512,
+        Algorithm::RS256,
+        Algorithm::RS384,
+        Algorithm::RS512,
+        Algorithm::ES256,
+        Algorithm::EdDSA,
+    ];
+
     /// The JOSE `alg` name, e.g. `"RS256"`.
     pub const fn as_str(self) -> &'static str {
         match self {
@@ -118,7 +118,7 @@ impl FromStr for Algorithm {
     type Err = KeyError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ALL_ALGORITHMS
+        Algorithm::ALL
             .into_iter()
             .find(|alg| alg.as_str() == s)
             .ok_or_else(|| KeyError::UnsupportedAlgorithm {

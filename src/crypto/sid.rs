@@ -60,7 +60,8 @@ impl SidCipher {
     /// Encrypts `session_key` under a fresh random IV from the OS CSPRNG.
     ///
     /// The result is standard padded base64 (64 characters for a 32-character key) and differs
-    /// on every call.
+    /// on every call. Keys outside 1..=[`MAX_SESSION_KEY_LEN`] bytes encrypt, but
+    /// [`SidCipher::decrypt`] refuses them.
     pub fn encrypt(&self, session_key: &str) -> String {
         let mut iv = [0u8; SID_IV_LEN];
         fill_random(&mut iv);
@@ -98,11 +99,8 @@ impl SidCipher {
         let (iv, body) = data.split_at_mut(SID_IV_LEN);
         let iv: [u8; SID_IV_LEN] = (&*iv).try_into().ok()?;
         self.apply_keystream(&iv, body);
-        let plain = Zeroizing::new(body.to_vec());
-        match std::str::from_utf8(&plain) {
-            Ok(key) => Some(key.to_owned()),
-            Err(_) => None,
-        }
+        // `data` (now holding the plaintext) is wiped on drop; only the returned copy lives on.
+        std::str::from_utf8(body).ok().map(str::to_owned)
     }
 
     /// XORs the AES-256-CTR keystream for `iv` into `data`.
@@ -248,6 +246,25 @@ mod tests {
         let sid = SidCipher::from_secret_key(b"one").encrypt("abcdefghijklmnopqrstuvwxyz012345");
         let other = SidCipher::from_secret_key(b"two").decrypt(&sid);
         assert_ne!(other.as_deref(), Some("abcdefghijklmnopqrstuvwxyz012345"));
+    }
+
+    proptest::proptest! {
+        /// Whatever comes in, decrypt answers without panicking, and only with short UTF-8.
+        #[test]
+        fn decrypt_is_total(sid in "[A-Za-z0-9+/=]{0,200}|.{0,64}") {
+            let cipher = SidCipher::from_secret_key(b"secret");
+            if let Some(key) = cipher.decrypt(&sid) {
+                proptest::prop_assert!(!key.is_empty() && key.len() <= MAX_SESSION_KEY_LEN);
+            }
+        }
+
+        /// Any non-empty key of at most 64 bytes survives the round trip.
+        #[test]
+        fn round_trips(key in ".{1,16}", iv in proptest::array::uniform16(0u8..)) {
+            let cipher = SidCipher::from_secret_key(b"secret");
+            let sid = cipher.encrypt_with_iv(&key, iv);
+            proptest::prop_assert_eq!(cipher.decrypt(&sid), Some(key));
+        }
     }
 
     #[test]

@@ -9,8 +9,9 @@
 //! - **Expiry is rechecked on every hit.** [`VerifiedCache::get`] answers only while
 //!   `exp > now_secs`, with the same zero leeway as the codec.
 //! - **A hit means the very same token.** Entries are found by a hash of the token's tail,
-//!   then the stored token is compared with the presented one in constant time
-//!   ([`constant_time_eq`]); a hash collision is a miss, never someone else's claims.
+//!   then the stored token is compared with the presented one in constant time (a word-wise
+//!   fold decided by [`constant_time_eq`]); a hash collision is a miss, never someone else's
+//!   claims.
 //! - **Bounded memory.** At most `capacity` entries (about 1 KiB each for an RS256 token).
 //!
 //! A cache belongs to one [`JwtCodec`]: entries outlive key rotation until their `exp`, which
@@ -72,7 +73,7 @@ impl VerifiedCache {
         let hash = self.hash(token.as_bytes());
         let shard = self.shard(hash).read();
         let entry = shard.entries.get(&hash)?;
-        if !constant_time_eq(&entry.token, token.as_bytes()) || entry.claims.exp <= now_secs {
+        if !tokens_equal(&entry.token, token.as_bytes()) || entry.claims.exp <= now_secs {
             return None;
         }
         Some(entry.claims.clone())
@@ -181,6 +182,30 @@ impl std::fmt::Debug for VerifiedCache {
     }
 }
 
+/// Whether two tokens are equal, in time that depends only on their lengths.
+///
+/// [`constant_time_eq`] (subtle) compares byte by byte behind an optimization barrier per byte,
+/// about 2 ns a byte here: 1.5 us for an RS256 token, three times a cache hit's budget. This
+/// XORs 8-byte words into one accumulator with no data-dependent branch, hides the accumulator
+/// from the optimizer after every word so no early exit can be derived, and lets
+/// [`constant_time_eq`] make the final decision on the 8-byte result.
+fn tokens_equal(a: &[u8], b: &[u8]) -> bool {
+    // Token lengths are not secret: every token of one codec has nearly the same length.
+    if a.len() != b.len() {
+        return false;
+    }
+    let (a_words, a_rest) = a.as_chunks::<8>();
+    let (b_words, b_rest) = b.as_chunks::<8>();
+    let mut diff = 0u64;
+    for (x, y) in a_words.iter().zip(b_words) {
+        diff = std::hint::black_box(diff | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y)));
+    }
+    for (x, y) in a_rest.iter().zip(b_rest) {
+        diff = std::hint::black_box(diff | u64::from(x ^ y));
+    }
+    constant_time_eq(&diff.to_ne_bytes(), &[0; 8])
+}
+
 /// One lock's worth of entries, keyed by the token hash (already a keyed SipHash, so the map
 /// uses it as is).
 #[derive(Default)]
@@ -267,6 +292,22 @@ mod tests {
         let same_len = format!("header.payload-of-alicE.{tail}");
         assert_eq!(cache.get(&same_len, NOW), None);
         assert!(cache.get(&stored, NOW).is_some());
+    }
+
+    #[test]
+    fn tokens_equal_compares_every_byte() {
+        let token: Vec<u8> = (0..=255u8).cycle().take(701).collect();
+        assert!(tokens_equal(&token, &token.clone()));
+        assert!(tokens_equal(b"", b""));
+        assert!(!tokens_equal(&token, &token[..700]));
+        for i in 0..token.len() {
+            let mut other = token.clone();
+            other[i] ^= 0x80;
+            assert!(
+                !tokens_equal(&token, &other),
+                "difference at byte {i} missed"
+            );
+        }
     }
 
     #[test]

@@ -9,17 +9,6 @@ use crate::token::keys::tests::fixtures::{self, kid};
 const NOW: i64 = 1_700_000_000;
 const SECRET: &[u8] = b"django-insecure-test-secret-key-0123456789";
 
-const ALL: [Algorithm; 8] = [
-    Algorithm::HS256,
-    Algorithm::HS384,
-    Algorithm::HS512,
-    Algorithm::RS256,
-    Algorithm::RS384,
-    Algorithm::RS512,
-    Algorithm::ES256,
-    Algorithm::EdDSA,
-];
-
 fn key_set(alg: Algorithm) -> KeySet {
     match alg {
         Algorithm::RS256 | Algorithm::RS384 | Algorithm::RS512 => {
@@ -86,7 +75,7 @@ fn verify_err(codec: &JwtCodec, token: &str, expected: TokenUse) -> JwtError {
 
 #[test]
 fn header_members_are_exactly_alg_kid_typ() {
-    for alg in ALL {
+    for alg in Algorithm::ALL {
         let codec = codec(alg);
         let token = codec.sign(&claims(TokenUse::Access), None).unwrap();
         let expected = match codec.keys().signing_kid() {
@@ -153,7 +142,7 @@ fn every_algorithm_round_trips_and_interoperates_with_plain_jsonwebtoken() {
         sub: String,
         token_use: String,
     }
-    for alg in ALL {
+    for alg in Algorithm::ALL {
         let codec = codec(alg);
         for token_use in [TokenUse::Access, TokenUse::Refresh] {
             let token = codec.sign(&claims(token_use), None).unwrap();
@@ -262,7 +251,7 @@ fn tokens_from_the_future_are_rejected() {
 
 #[test]
 fn tampering_breaks_the_signature() {
-    for alg in ALL {
+    for alg in Algorithm::ALL {
         let codec = codec(alg);
         let token = codec.sign(&claims(TokenUse::Access), None).unwrap();
         let (message, signature) = token.rsplit_once('.').unwrap();
@@ -326,7 +315,7 @@ fn a_signature_by_another_key_of_the_same_algorithm_fails() {
 
 #[test]
 fn alg_none_is_rejected() {
-    for alg in ALL {
+    for alg in Algorithm::ALL {
         let codec = codec(alg);
         let payload = b64(payload_json("access").to_string());
         for none in ["none", "None", "NONE", ""] {
@@ -674,6 +663,16 @@ fn rotated_out_signing_keys_still_verify_by_kid() {
         .map(|k| k["kid"].as_str().unwrap())
         .collect();
     assert_eq!(kids, [kid("rsa.pem"), kid("rsa_old.pem")]);
+}
+
+#[test]
+fn shared_types_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<JwtCodec>();
+    assert_send_sync::<KeySet>();
+    assert_send_sync::<JwtError>();
+    assert_send_sync::<crate::token::cache::VerifiedCache>();
+    assert_send_sync::<crate::crypto::sid::SidCipher>();
 }
 
 #[test]

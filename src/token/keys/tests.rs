@@ -42,7 +42,7 @@ use fixtures::*;
 
 #[test]
 fn algorithm_names_round_trip_exactly() {
-    for alg in ALL_ALGORITHMS {
+    for alg in Algorithm::ALL {
         assert_eq!(alg.as_str().parse::<Algorithm>().unwrap(), alg);
         assert_eq!(alg.to_string(), alg.as_str());
         assert_eq!(

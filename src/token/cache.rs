@@ -25,6 +25,7 @@ use parking_lot::RwLock;
 use zeroize::Zeroizing;
 
 use crate::crypto::{constant_time_eq, random_bytes};
+use crate::event::SessionHash;
 use crate::token::jwt::{Claims, JwtCodec, JwtError, MAX_TOKEN_LEN, TokenUse};
 
 /// The default number of entries: enough for 100k concurrently active clients.
@@ -70,13 +71,24 @@ impl VerifiedCache {
     ///
     /// Costs one short hash, one read lock and one constant-time comparison of the token.
     pub fn get(&self, token: &str, now_secs: i64) -> Option<Claims> {
+        self.get_with_session(token, now_secs)
+            .map(|(claims, _)| claims)
+    }
+
+    /// Like [`VerifiedCache::get`], with the session hash stored by
+    /// [`VerifiedCache::insert_with_session`].
+    pub fn get_with_session(
+        &self,
+        token: &str,
+        now_secs: i64,
+    ) -> Option<(Claims, Option<SessionHash>)> {
         let hash = self.hash(token.as_bytes());
         let shard = self.shard(hash).read();
         let entry = shard.entries.get(&hash)?;
         if !tokens_equal(&entry.token, token.as_bytes()) || entry.claims.exp <= now_secs {
             return None;
         }
-        Some(entry.claims.clone())
+        Some((entry.claims.clone(), entry.session))
     }
 
     /// Remembers that `token` verified to `claims`.
@@ -86,6 +98,11 @@ impl VerifiedCache {
     /// current time for a token just verified); if that frees nothing, it empties the shard,
     /// which costs those clients one re-verification each and keeps insertion O(1) amortized.
     pub fn insert(&self, token: &str, claims: Claims) {
+        self.insert_with_session(token, claims, None);
+    }
+
+    /// Like [`VerifiedCache::insert`], also remembering the session the token's `sid` names.
+    pub fn insert_with_session(&self, token: &str, claims: Claims, session: Option<SessionHash>) {
         if claims.token_use != TokenUse::Access || token.len() > MAX_TOKEN_LEN {
             return;
         }
@@ -99,7 +116,14 @@ impl VerifiedCache {
             }
         }
         let token = Zeroizing::new(token.as_bytes().into());
-        shard.entries.insert(hash, Entry { token, claims });
+        shard.entries.insert(
+            hash,
+            Entry {
+                token,
+                claims,
+                session,
+            },
+        );
     }
 
     /// Verifies an access token through the cache: a hit skips the signature check, a miss
@@ -217,6 +241,9 @@ struct Entry {
     /// The whole token, to rule out hash collisions; a bearer credential, so wiped on drop.
     token: Zeroizing<Box<[u8]>>,
     claims: Claims,
+    /// The session the token's `sid` names, when the caller decrypted it: stateful checks on a
+    /// hit then cost one index lookup, not a decryption and a hash.
+    session: Option<SessionHash>,
 }
 
 /// Uses a `u64` key that is already a hash as its own hash.

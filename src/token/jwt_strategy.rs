@@ -136,9 +136,17 @@ impl JwtTokenStrategy {
         token: &str,
     ) -> Result<ValidAccess, AccessError> {
         let now = engine.now().as_secs();
-        let claims = self.cache.verify_access(&self.codec, token, now)?;
-        let key = self.sid.decrypt(&claims.sid).ok_or(AccessError::BadSid)?;
-        let session = SessionKey::from_presented(&key).hash();
+        let (claims, session) = match self.cache.get_with_session(token, now) {
+            Some((claims, Some(session))) => (claims, session),
+            _ => {
+                let claims = self.codec.verify(token, TokenUse::Access, now)?;
+                let key = self.sid.decrypt(&claims.sid).ok_or(AccessError::BadSid)?;
+                let session = SessionKey::from_presented(&key).hash();
+                self.cache
+                    .insert_with_session(token, claims.clone(), Some(session));
+                (claims, session)
+            }
+        };
         if self.settings.stateful && !engine.is_live(&session) {
             return Err(AccessError::SessionEnded);
         }

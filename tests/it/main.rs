@@ -11,6 +11,7 @@ mod web_util;
 mod engine;
 mod faults;
 mod fixtures;
+mod fuzz_corpus;
 mod model;
 mod recovery;
 mod tokens;

@@ -14,3 +14,4 @@ mod fixtures;
 mod recovery;
 mod tokens;
 mod web;
+mod web_auth;

@@ -11,18 +11,27 @@ use hallpass::{Engine, EngineConfig};
 
 use crate::util::mem_engine;
 
-/// A running facade: its address, engine and clock. Dropping it stops the server.
+/// The `SECRET_KEY` test servers get unless a test sets one.
+pub(crate) const TEST_SECRET_KEY: &str = "django-insecure-test-secret-key-for-hallpass-tests";
+
+/// A running facade: its address, engine and clock, plus a protected resource API (`GET
+/// /api/me` behind `web::authenticated`) at `api_addr`. Dropping it stops both servers.
 pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
+    pub(crate) api_addr: SocketAddr,
     pub(crate) engine: Engine,
     pub(crate) clock: ManualClock,
     runtime: Option<tokio::runtime::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop_api: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
+        for stop in [self.stop.take(), self.stop_api.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = stop.send(());
         }
         if let Some(rt) = self.runtime.take() {
@@ -34,6 +43,7 @@ impl Drop for TestServer {
 /// Starts the facade over a MemStore/ManualClock engine with these settings (`NAME`, value).
 pub(crate) fn spawn_web(settings: &[(&str, &str)]) -> TestServer {
     let mut raw = RawConfig::new();
+    raw.set("SECRET_KEY", TEST_SECRET_KEY).unwrap();
     for (name, value) in settings {
         raw.set(name, *value).unwrap();
     }
@@ -51,18 +61,55 @@ pub(crate) fn spawn_web(settings: &[(&str, &str)]) -> TestServer {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = Arc::new(App::new(engine.clone(), config));
+    let app = Arc::new(App::new(engine.clone(), config).unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    runtime.spawn(hallpass::web::serve(listener, app, async move {
-        let _ = stopped.await;
-    }));
+    runtime.spawn(hallpass::web::serve(
+        listener,
+        Arc::clone(&app),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let api_listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let api_addr = api_listener.local_addr().unwrap();
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    runtime.spawn(
+        warp::serve(protected_api(app))
+            .incoming(api_listener)
+            .graceful(async move {
+                let _ = api_stopped.await;
+            })
+            .run(),
+    );
     TestServer {
         addr,
+        api_addr,
+        stop_api: Some(stop_api),
         engine,
         clock,
         runtime: Some(runtime),
         stop: Some(stop),
     }
+}
+
+/// The resource API of `examples/protected_service.rs`: `GET /api/me` answers the principal.
+pub(crate) fn protected_api(
+    app: Arc<App>,
+) -> impl warp::Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
+    use warp::Filter;
+    warp::path!("api" / "me")
+        .and(warp::get())
+        .and(hallpass::web::authenticated(app))
+        .map(|p: hallpass::web::Principal| {
+            warp::reply::json(&serde_json::json!({
+                "user": p.user.0,
+                "session": p.session.map(|s| s.no),
+                "via_token": p.claims.is_some(),
+            }))
+        })
+        .recover(hallpass::web::recover)
 }
 
 /// A parsed response.

@@ -15,3 +15,4 @@ mod recovery;
 mod tokens;
 mod web;
 mod web_auth;
+mod web_jwt;

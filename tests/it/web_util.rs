@@ -11,6 +11,10 @@ use hallpass::{Engine, EngineConfig};
 
 use crate::util::mem_engine;
 
+/// The example's own filter, so the tests exercise exactly what it serves.
+#[path = "../../examples/protected_service/api.rs"]
+mod protected_service;
+
 /// The `SECRET_KEY` test servers get unless a test sets one.
 pub(crate) const TEST_SECRET_KEY: &str = "django-insecure-test-secret-key-for-hallpass-tests";
 
@@ -76,7 +80,7 @@ pub(crate) fn spawn_web(settings: &[(&str, &str)]) -> TestServer {
     let api_addr = api_listener.local_addr().unwrap();
     let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
     runtime.spawn(
-        warp::serve(protected_api(app))
+        warp::serve(protected_service::resource_api(app))
             .incoming(api_listener)
             .graceful(async move {
                 let _ = api_stopped.await;
@@ -92,24 +96,6 @@ pub(crate) fn spawn_web(settings: &[(&str, &str)]) -> TestServer {
         runtime: Some(runtime),
         stop: Some(stop),
     }
-}
-
-/// The resource API of `examples/protected_service.rs`: `GET /api/me` answers the principal.
-pub(crate) fn protected_api(
-    app: Arc<App>,
-) -> impl warp::Filter<Extract = (impl warp::Reply,), Error = std::convert::Infallible> + Clone {
-    use warp::Filter;
-    warp::path!("api" / "me")
-        .and(warp::get())
-        .and(hallpass::web::authenticated(app))
-        .map(|p: hallpass::web::Principal| {
-            warp::reply::json(&serde_json::json!({
-                "user": p.user.0,
-                "session": p.session.map(|s| s.no),
-                "via_token": p.claims.is_some(),
-            }))
-        })
-        .recover(hallpass::web::recover)
 }
 
 /// A parsed response.

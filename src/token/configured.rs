@@ -102,3 +102,73 @@ pub fn jwt_from_config(config: &Config) -> Result<JwtTokenStrategy, ConfigError>
         settings,
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RawConfig;
+    use crate::token::jwt::{Claims, TokenUse};
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let mut raw = RawConfig::new();
+        for (k, v) in pairs {
+            raw.set(k, *v).unwrap();
+        }
+        raw.validate().unwrap()
+    }
+
+    fn claims() -> Claims {
+        Claims {
+            sub: "1".into(),
+            iat: 0,
+            exp: 100,
+            jti: "j".into(),
+            sid: "s".into(),
+            token_use: TokenUse::Access,
+        }
+    }
+
+    #[test]
+    fn hs_signs_with_the_private_key_text_or_else_secret_key() {
+        let jwt = [
+            ("HEADLESS_TOKEN_STRATEGY", "jwt"),
+            ("HEADLESS_JWT_ALGORITHM", "HS256"),
+        ];
+        let with_secret =
+            jwt_from_config(&config(&[jwt[0], jwt[1], ("SECRET_KEY", "s3")])).unwrap();
+        let by_secret = KeySet::from_secret(crate::token::keys::Algorithm::HS256, b"s3").unwrap();
+        let token = with_secret.codec().sign(&claims(), None).unwrap();
+        assert!(
+            JwtCodec::new(by_secret)
+                .verify(&token, TokenUse::Access, 1)
+                .is_ok()
+        );
+
+        let keyed = config(&[
+            jwt[0],
+            jwt[1],
+            ("SECRET_KEY", "s3"),
+            ("HEADLESS_JWT_PRIVATE_KEY", "not a path, a shared secret"),
+        ]);
+        let keyed = jwt_from_config(&keyed).unwrap();
+        let token = keyed.codec().sign(&claims(), None).unwrap();
+        assert!(
+            with_secret
+                .codec()
+                .verify(&token, TokenUse::Access, 1)
+                .is_err()
+        );
+        assert!(keyed.codec().verify(&token, TokenUse::Access, 1).is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let jwt = ("HEADLESS_TOKEN_STRATEGY", "jwt");
+        let e = from_config(&config(&[jwt, ("HEADLESS_JWT_ALGORITHM", "HS256")])).unwrap_err();
+        assert_eq!(e.setting, "SECRET_KEY");
+        let e = from_config(&config(&[jwt, ("SECRET_KEY", "s")])).unwrap_err();
+        assert_eq!(e.setting, "HEADLESS_JWT_PRIVATE_KEY");
+        let session = from_config(&config(&[])).unwrap();
+        assert!(session.jwt.is_none());
+    }
+}

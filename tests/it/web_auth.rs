@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::web_util::{Response, TestServer, raw_request, request, spawn_web};
+use crate::web_util::{Response, TestServer, raw_request, request, spawn_web, spawn_web_faulty};
 
 pub(crate) const API: &str = "/_allauth/app/v1";
 pub(crate) const PASSWORD: &str = "correct-horse-battery-9";
@@ -445,4 +445,23 @@ fn web_protected_filter_with_session_tokens() {
     assert_anonymous(&request(server.api_addr, "GET", "/api/me", &auth, None));
     let r = request(server.api_addr, "GET", "/api/nope", &[], None);
     r.assert_envelope(404);
+}
+
+#[test]
+fn web_storage_failures_are_503_envelopes_and_change_nothing() {
+    let plan = hallpass::store::FaultPlan::new();
+    let server = spawn_web_faulty(&[], plan.clone());
+    let token = session_token(&signup(&server, "s@example.com"));
+    let auth = [("X-Session-Token", token.as_str())];
+    plan.set_disk_full(true);
+    let body = json!({"email": "t@example.com", "password": PASSWORD});
+    let r = call(&server, "POST", "auth/signup", &[], Some(body.clone()));
+    assert_eq!(r.assert_envelope(503)["errors"][0]["code"], "unavailable");
+    login(&server, "s@example.com", PASSWORD).assert_envelope(503);
+    call(&server, "DELETE", "auth/session", &auth, None).assert_envelope(503);
+    // Reads still work, and the failed logout left the session live.
+    get_session(&server, &auth).assert_envelope(200);
+    plan.clear();
+    call(&server, "POST", "auth/signup", &[], Some(body)).assert_envelope(200);
+    assert_anonymous(&call(&server, "DELETE", "auth/session", &auth, None));
 }

@@ -339,7 +339,12 @@ fn web_cli_keygen_and_token_verify() {
             .args(["keygen", "--alg", alg])
             .output()
             .unwrap();
-        assert_eq!(out.status.code(), Some(0));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let pem = String::from_utf8(out.stdout).unwrap();
         assert!(pem.starts_with("-----BEGIN"), "{pem}");
         let alg: Algorithm = alg.parse().unwrap();

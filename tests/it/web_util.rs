@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use hallpass::clock::ManualClock;
 use hallpass::config::{Config, RawConfig};
+use hallpass::store::{FaultPlan, FaultyStore, MemStore};
 use hallpass::web::App;
 use hallpass::{Engine, EngineConfig};
 
@@ -46,6 +47,15 @@ impl Drop for TestServer {
 
 /// Starts the facade over a MemStore/ManualClock engine with these settings (`NAME`, value).
 pub(crate) fn spawn_web(settings: &[(&str, &str)]) -> TestServer {
+    spawn_web_on(settings, None)
+}
+
+/// As [`spawn_web`], with the store failing as `plan` says.
+pub(crate) fn spawn_web_faulty(settings: &[(&str, &str)], plan: FaultPlan) -> TestServer {
+    spawn_web_on(settings, Some(plan))
+}
+
+fn spawn_web_on(settings: &[(&str, &str)], plan: Option<FaultPlan>) -> TestServer {
     let mut raw = RawConfig::new();
     raw.set("SECRET_KEY", TEST_SECRET_KEY).unwrap();
     for (name, value) in settings {
@@ -55,7 +65,18 @@ pub(crate) fn spawn_web(settings: &[(&str, &str)]) -> TestServer {
     let engine_config = EngineConfig {
         ..config.engine_config()
     };
-    let (engine, _store, clock) = mem_engine(engine_config);
+    let (engine, clock) = match plan {
+        None => {
+            let (engine, _store, clock) = mem_engine(engine_config);
+            (engine, clock)
+        }
+        Some(plan) => {
+            let clock = ManualClock::new(crate::util::T0);
+            let store = FaultyStore::new(MemStore::new(), plan);
+            let (engine, _) = crate::util::open(store, &clock, engine_config);
+            (engine, clock)
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -223,7 +223,8 @@ impl RawConfig {
 
     /// Validates every setting, filling in defaults.
     ///
-    /// `HEADLESS_JWT_PRIVATE_KEY` may be a PEM (starts with `-----BEGIN`) or a path to one.
+    /// `HEADLESS_JWT_PRIVATE_KEY` may be a PEM (starts with `-----BEGIN`) or a path to one; with
+    /// an HMAC algorithm any other text is the shared secret itself.
     ///
     /// # Errors
     ///
@@ -263,6 +264,8 @@ impl RawConfig {
             None => None,
             Some(v) if v.trim().is_empty() => None,
             Some(v) if v.trim_start().starts_with("-----BEGIN") => Some(Secret::new(v.to_owned())),
+            // allauth signs HMAC tokens with the setting's text itself, not a file's.
+            Some(v) if jwt_algorithm.is_symmetric() => Some(Secret::new(v.to_owned())),
             Some(path) => {
                 let pem = std::fs::read_to_string(path.trim()).map_err(|e| {
                     ConfigError::new(

@@ -10,9 +10,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use hallpass::clock::SystemClock;
+use hallpass::clock::{Clock, SystemClock};
 use hallpass::config::{Config, ConfigError, RawConfig};
 use hallpass::event::{RevokeReason, UserId};
+use hallpass::token::configured::jwt_from_config;
+use hallpass::token::jwt::TokenUse;
+use hallpass::token::keys::{Algorithm, generate_private_pem};
 use hallpass::web::App;
 use hallpass::{Engine, engine::OpenReport};
 
@@ -40,6 +43,29 @@ enum Command {
         action: SessionsAction,
         #[command(flatten)]
         common: Common,
+    },
+    /// Print a new PEM private key for HEADLESS_JWT_PRIVATE_KEY.
+    Keygen {
+        /// The algorithm the key is for: RS256, ES256 or EdDSA (RS384/RS512 take an RSA key).
+        #[arg(long, default_value = "RS256")]
+        alg: String,
+    },
+    /// Work with JWTs using the configured keys.
+    Token {
+        #[command(subcommand)]
+        action: TokenAction,
+        #[command(flatten)]
+        common: Common,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum TokenAction {
+    /// Verify a token's signature, expiry and claims; print its payload or why it fails.
+    /// Checks only what the token itself proves: not whether its session is still live.
+    Verify {
+        /// The access or refresh token.
+        token: String,
     },
 }
 
@@ -88,7 +114,10 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let common = match &cli.command {
-        Command::Serve { common, .. } | Command::Sessions { common, .. } => common,
+        Command::Keygen { alg } => return keygen(alg),
+        Command::Serve { common, .. }
+        | Command::Sessions { common, .. }
+        | Command::Token { common, .. } => common,
     };
     let config = match load_config(common) {
         Ok(config) => config,
@@ -100,6 +129,11 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve { bind, common } => serve(&bind, &common.data_dir, config),
         Command::Sessions { action, common } => sessions(action, &common.data_dir, config),
+        Command::Token {
+            action: TokenAction::Verify { token },
+            ..
+        } => return verify_token(&token, &config),
+        Command::Keygen { .. } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -148,7 +182,7 @@ fn serve(bind: &str, data_dir: &Path, config: Config) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let app = Arc::new(App::new(engine, config));
+    let app = Arc::new(App::new(engine, config).context("building the token strategy")?);
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(bind)
             .await
@@ -164,6 +198,68 @@ fn serve(bind: &str, data_dir: &Path, config: Config) -> anyhow::Result<()> {
     drop(runtime);
     tracing::info!("engine closed");
     Ok(())
+}
+
+/// `hallpass keygen --alg ALG`: the PEM on stdout; exit 2 for an algorithm without key pairs.
+fn keygen(alg: &str) -> ExitCode {
+    let algorithm = match alg.parse::<Algorithm>() {
+        Ok(a) if !a.is_symmetric() => a,
+        _ => {
+            eprintln!("hallpass: --alg {alg:?}: expected RS256, RS384, RS512, ES256 or EdDSA");
+            return ExitCode::from(2);
+        }
+    };
+    match generate_private_pem(algorithm) {
+        Ok(pem) => {
+            print!("{pem}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("hallpass: generating a {algorithm} key: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// `hallpass token verify TOKEN`: the payload as JSON and exit 0, or the reason and exit 1.
+fn verify_token(token: &str, config: &Config) -> ExitCode {
+    let strategy = match jwt_from_config(config) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("hallpass: invalid setting {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let now = SystemClock.now().as_secs();
+    let codec = strategy.codec();
+    let verified = codec
+        .verify_with_payload(token, TokenUse::Access, now)
+        .or_else(|access_error| {
+            codec
+                .verify_with_payload(token, TokenUse::Refresh, now)
+                .map_err(|_| access_error)
+        });
+    match verified {
+        Ok((claims, payload)) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&serde_json::Value::Object(payload))
+                    .unwrap_or_default()
+            );
+            eprintln!(
+                "valid {} token for user {}, expires at {} (in {} s)",
+                claims.token_use.as_str(),
+                claims.sub,
+                claims.exp,
+                claims.exp - now
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("invalid: {e}");
+            ExitCode::from(1)
+        }
+    }
 }
 
 async fn shutdown_signal() {

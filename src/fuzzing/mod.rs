@@ -200,3 +200,28 @@ pub fn event_decode(data: &[u8]) {
 pub fn engine_ops(data: &[u8]) {
     model::run(&model::ops_from_bytes(data), model::Backend::Memory);
 }
+
+/// Arbitrary bytes as the JSON body of `auth/login` / `auth/signup`, `tokens/refresh` and
+/// `DELETE auth/sessions`: never panics, and every rejection is a 4xx envelope whose body
+/// carries `errors` or nothing besides `status`.
+pub fn http_body(data: &[u8]) {
+    use crate::web::dto;
+    let rejections = [
+        dto::credentials(data).err(),
+        dto::refresh_token(data).err(),
+        dto::session_ids(data).err(),
+    ];
+    for error in rejections.into_iter().flatten() {
+        let reply = error.reply();
+        assert!(
+            reply.status.is_client_error(),
+            "input caused {}",
+            reply.status
+        );
+        assert!(
+            reply.body.is_empty() || reply.body.get("errors").is_some_and(|e| e.is_array()),
+            "not an envelope: {:?}",
+            reply.body
+        );
+    }
+}

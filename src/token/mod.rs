@@ -5,6 +5,7 @@
 //! verified access tokens so repeat presentations skip the signature check.
 
 pub mod cache;
+pub mod configured;
 pub mod jwt;
 pub mod jwt_strategy;
 pub mod keys;

@@ -2,7 +2,7 @@
 //! credentials are resolved to a session.
 //!
 //! A strategy turns a logged-in user into tokens and tokens back into a session. hallpass ships
-//! two — [`SessionTokenStrategy`](crate::token::SessionTokenStrategy) and
+//! two — [`SessionTokenStrategy`] and
 //! [`JwtTokenStrategy`](crate::token::JwtTokenStrategy) — and library users can plug their own.
 //! [`resolve`] implements the wire contract's credential rules once, for the HTTP facade and for
 //! Rust services protecting their own routes alike.

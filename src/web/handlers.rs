@@ -14,22 +14,20 @@ use serde_json::json;
 use warp::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use warp::reply::Response;
 
-use crate::web::App;
 use crate::web::reply::{ApiError, ApiReply, set_common_headers};
 use crate::web::routes::Route;
+use crate::web::{App, auth};
 
 /// Bodies larger than this are refused with 413.
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// One request as the endpoints see it.
 #[derive(Debug)]
-#[expect(
-    dead_code,
-    reason = "the auth endpoints read headers, address and body"
-)]
 pub(crate) struct Request {
     /// The matched route.
     pub(crate) route: Route,
+    /// The method (an allowed one for `route`).
+    pub(crate) method: Method,
     /// The request headers.
     pub(crate) headers: HeaderMap,
     /// The client's address, if known.
@@ -45,6 +43,8 @@ pub(crate) enum Answer {
     Json(ApiReply),
     /// `text/plain` (Prometheus exposition).
     Text(String),
+    /// A bare JSON document, not an envelope (the JWKS).
+    Document(serde_json::Value),
 }
 
 /// Handles one request end to end; never fails, never panics on input.
@@ -71,6 +71,7 @@ where
             Ok(body) => {
                 let request = Request {
                     route,
+                    method: method.clone(),
                     headers,
                     remote,
                     body,
@@ -90,6 +91,11 @@ where
                 header::CONTENT_TYPE,
                 HeaderValue::from_static("text/plain; version=0.0.4"),
             );
+            response
+        }
+        Ok(Answer::Document(value)) => {
+            let mut response = Response::new(value.to_string().into());
+            set_common_headers(&mut response, now);
             response
         }
         Err(error) => {
@@ -113,9 +119,25 @@ where
     response
 }
 
-async fn dispatch(app: &App, request: Request) -> Result<Answer, ApiError> {
+async fn dispatch(app: &Arc<App>, request: Request) -> Result<Answer, ApiError> {
+    let json = |r: Result<ApiReply, ApiError>| r.map(Answer::Json);
     match request.route {
         Route::Config => Ok(Answer::Json(config(app))),
+        Route::Signup => json(auth::signup(app, &request).await),
+        Route::Login => json(auth::login(app, &request).await),
+        Route::Session if request.method == Method::DELETE => {
+            json(auth::logout(app, &request).await)
+        }
+        Route::Session => json(auth::session(app, &request)),
+        Route::Sessions if request.method == Method::DELETE => {
+            json(auth::end_sessions(app, &request).await)
+        }
+        Route::Sessions => json(auth::list_sessions(app, &request)),
+        Route::Refresh => json(auth::refresh(app, &request).await),
+        Route::Jwks => Ok(Answer::Document(match &app.jwt {
+            Some(jwt) => jwt.codec().keys().jwks(),
+            None => json!({ "keys": [] }),
+        })),
         Route::Metrics => Ok(Answer::Text(app.metrics.render(app.engine.stats()))),
     }
 }

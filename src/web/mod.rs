@@ -5,17 +5,16 @@
 //! place that maps failures to HTTP. Every response is a JSON envelope with allauth's cache
 //! headers, including 404, 405, 413 and malformed input.
 
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "the auth endpoints parse their bodies here")
-)]
-mod dto;
+mod auth;
+pub(crate) mod dto;
 mod handlers;
 mod metrics;
-#[expect(dead_code, reason = "the login, signup and refresh endpoints use it")]
+mod principal;
 mod ratelimit;
-mod reply;
+pub(crate) mod reply;
 mod routes;
+
+pub use principal::{Principal, authenticated, recover};
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -24,13 +23,21 @@ use std::sync::Arc;
 use warp::Filter;
 
 use crate::Engine;
-use crate::config::Config;
+use crate::config::{Config, ConfigError};
+use crate::token::configured::{self, ConfiguredStrategy};
+use crate::token::jwt_strategy::JwtTokenStrategy;
+use crate::token::strategy::TokenStrategy;
 
-/// Everything a request handler needs: the engine, the settings, rate limits and metrics.
+/// Everything a request handler needs: the engine, the settings, the token strategy, rate
+/// limits and metrics.
 pub struct App {
     engine: Engine,
     config: Config,
-    #[expect(dead_code, reason = "the login, signup and refresh endpoints use it")]
+    /// The strategy every request's credentials are resolved with.
+    strategy: Arc<dyn TokenStrategy>,
+    /// The same strategy when it is allauth's JWT one: the protected-route filter validates
+    /// access tokens statelessly with it, and `/.well-known/jwks.json` publishes its keys.
+    jwt: Option<Arc<JwtTokenStrategy>>,
     limits: ratelimit::RateLimiter,
     metrics: metrics::Metrics,
 }
@@ -44,14 +51,35 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
-    /// The facade over `engine` with `config` (rate limits per `ACCOUNT_RATE_LIMITS`).
-    pub fn new(engine: Engine, config: Config) -> App {
+    /// The facade over `engine` with `config`: the token strategy `HEADLESS_TOKEN_STRATEGY`
+    /// names, rate limits per `ACCOUNT_RATE_LIMITS`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] when the strategy cannot be built (see
+    /// [`configured::from_config`]): e.g. JWT without `SECRET_KEY`, or a key that does not fit
+    /// `HEADLESS_JWT_ALGORITHM`.
+    pub fn new(engine: Engine, config: Config) -> Result<App, ConfigError> {
+        let strategy = configured::from_config(&config)?;
+        Ok(App::with_strategy(engine, config, strategy))
+    }
+
+    /// The facade with a strategy built elsewhere (a custom [`TokenStrategy`], or a JWT
+    /// strategy with custom claims). `config`'s token settings are then not consulted.
+    pub fn with_strategy(engine: Engine, config: Config, strategy: ConfiguredStrategy) -> App {
         App {
             limits: ratelimit::RateLimiter::new(config.rate_limits),
             engine,
             config,
+            strategy: strategy.strategy,
+            jwt: strategy.jwt,
             metrics: metrics::Metrics::default(),
         }
+    }
+
+    /// The token strategy.
+    pub fn strategy(&self) -> &dyn TokenStrategy {
+        self.strategy.as_ref()
     }
 
     /// The engine.

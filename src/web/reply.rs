@@ -55,6 +55,25 @@ impl ApiReply {
         }
     }
 
+    /// allauth's anonymous authentication state: `401 {data: {flows}, meta:
+    /// {is_authenticated: false}}`, with the `signup` flow only while sign-up is open.
+    pub(crate) fn anonymous(signup_open: bool) -> ApiReply {
+        ApiReply::data(
+            StatusCode::UNAUTHORIZED,
+            json!({ "flows": flows(signup_open) }),
+            Some(json!({ "is_authenticated": false })),
+        )
+    }
+
+    /// The dead-session state: `410`, the anonymous body with `is_authenticated: null`.
+    pub(crate) fn gone(signup_open: bool) -> ApiReply {
+        ApiReply::data(
+            StatusCode::GONE,
+            json!({ "flows": flows(signup_open) }),
+            Some(json!({ "is_authenticated": null })),
+        )
+    }
+
     /// The wire response, with the envelope's `status` and the headers every response carries.
     /// `now` (the engine's clock) is the `Expires` date.
     pub(crate) fn into_response(self, now: Timestamp) -> Response {
@@ -131,7 +150,6 @@ impl FieldError {
 /// Every way a request can fail, before it is decided what the client sees.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
-#[expect(dead_code, reason = "the auth endpoints raise the remaining variants")]
 pub(crate) enum ApiError {
     /// No such endpoint.
     #[error("not found")]
@@ -160,6 +178,18 @@ pub(crate) enum ApiError {
     /// Sign-up is closed.
     #[error("sign-up is closed")]
     SignupClosed,
+    /// No credentials, or a bearer token that did not verify: the 401 anonymous body.
+    #[error("not authenticated")]
+    NotAuthenticated {
+        /// Whether the `signup` flow is listed.
+        signup_open: bool,
+    },
+    /// The credentials named a session that is gone: the 410 body.
+    #[error("session gone")]
+    SessionGone {
+        /// Whether the `signup` flow is listed.
+        signup_open: bool,
+    },
     /// Any refresh failure that is the client's (`400 {status}`).
     #[error("refresh failed")]
     RefreshFailed,
@@ -191,6 +221,8 @@ impl ApiError {
             ApiError::Conflict => "conflict",
             ApiError::SignupClosed => "signup_closed",
             ApiError::RefreshFailed => "refresh_failed",
+            ApiError::NotAuthenticated { .. } => "not_authenticated",
+            ApiError::SessionGone { .. } => "session_gone",
             ApiError::Engine(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -232,6 +264,8 @@ impl ApiError {
                 vec![form_error("signup_closed", "Sign up is closed.")],
             ),
             ApiError::RefreshFailed => ApiReply::bare(StatusCode::BAD_REQUEST),
+            ApiError::NotAuthenticated { signup_open } => ApiReply::anonymous(*signup_open),
+            ApiError::SessionGone { signup_open } => ApiReply::gone(*signup_open),
             ApiError::Engine(e) => {
                 tracing::error!(error = %e, "engine failure");
                 ApiReply::errors(
@@ -253,6 +287,14 @@ impl ApiError {
                 )
             }
         }
+    }
+}
+
+fn flows(signup_open: bool) -> Value {
+    if signup_open {
+        json!([{"id": "login"}, {"id": "signup"}])
+    } else {
+        json!([{"id": "login"}])
     }
 }
 

@@ -14,6 +14,18 @@ pub(crate) const API_ROOT: &str = "/_allauth/app/v1";
 pub(crate) enum Route {
     /// `GET {API_ROOT}/config`.
     Config,
+    /// `POST {API_ROOT}/auth/signup`.
+    Signup,
+    /// `POST {API_ROOT}/auth/login`.
+    Login,
+    /// `GET` (state) and `DELETE` (logout) `{API_ROOT}/auth/session`.
+    Session,
+    /// `GET` (list) and `DELETE` (end some) `{API_ROOT}/auth/sessions`.
+    Sessions,
+    /// `POST {API_ROOT}/tokens/refresh`.
+    Refresh,
+    /// `GET /.well-known/jwks.json`.
+    Jwks,
     /// `GET /metrics`.
     Metrics,
 }
@@ -24,10 +36,16 @@ impl Route {
         if let Some(rest) = path.strip_prefix(API_ROOT) {
             return match rest {
                 "/config" => Some(Route::Config),
+                "/auth/signup" => Some(Route::Signup),
+                "/auth/login" => Some(Route::Login),
+                "/auth/session" => Some(Route::Session),
+                "/auth/sessions" => Some(Route::Sessions),
+                "/tokens/refresh" => Some(Route::Refresh),
                 _ => None,
             };
         }
         match path {
+            "/.well-known/jwks.json" => Some(Route::Jwks),
             "/metrics" => Some(Route::Metrics),
             _ => None,
         }
@@ -36,7 +54,9 @@ impl Route {
     /// Whether the route answers `method`.
     pub(crate) fn allows(self, method: &Method) -> bool {
         match self {
-            Route::Config | Route::Metrics => method == Method::GET,
+            Route::Config | Route::Jwks | Route::Metrics => method == Method::GET,
+            Route::Signup | Route::Login | Route::Refresh => method == Method::POST,
+            Route::Session | Route::Sessions => method == Method::GET || method == Method::DELETE,
         }
     }
 
@@ -44,6 +64,12 @@ impl Route {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Route::Config => "config",
+            Route::Signup => "auth/signup",
+            Route::Login => "auth/login",
+            Route::Session => "auth/session",
+            Route::Sessions => "auth/sessions",
+            Route::Refresh => "tokens/refresh",
+            Route::Jwks => "jwks",
             Route::Metrics => "metrics",
         }
     }
@@ -59,5 +85,17 @@ mod tests {
         assert_eq!(Route::parse("/_allauth/app/v1/config/"), None);
         assert_eq!(Route::parse("/_allauth/browser/v1/config"), None);
         assert_eq!(Route::parse("/metrics"), Some(Route::Metrics));
+        assert_eq!(
+            Route::parse("/_allauth/app/v1/tokens/refresh"),
+            Some(Route::Refresh)
+        );
+        assert_eq!(Route::parse("/.well-known/jwks.json"), Some(Route::Jwks));
+    }
+
+    #[test]
+    fn session_takes_get_and_delete_only() {
+        assert!(Route::Session.allows(&Method::DELETE));
+        assert!(!Route::Session.allows(&Method::POST));
+        assert!(!Route::Login.allows(&Method::GET));
     }
 }

@@ -130,6 +130,23 @@ fn write_seeds() {
         encode_envelope(envelope, &mut bytes);
         write("event_decode", &format!("envelope_{i}"), &bytes);
     }
+    write(
+        "http_body",
+        "login",
+        br#"{"email": "a@example.com", "password": "correct horse"}"#,
+    );
+    write(
+        "http_body",
+        "refresh",
+        br#"{"refresh_token": "eyJ.eyJ.sig"}"#,
+    );
+    write("http_body", "sessions", br#"{"sessions": [1, 2, 3]}"#);
+    write(
+        "http_body",
+        "wrong_types",
+        br#"{"email": 1, "password": null, "sessions": "x"}"#,
+    );
+    write("http_body", "not_json", b"\xff\xfe{");
     // Two bytes per op: sign up, log in, refresh, concurrent refresh, advance, restart, reuse.
     write(
         "engine_ops",
@@ -153,7 +170,8 @@ fn fuzz_corpora_replay() {
     if std::env::var_os("HALLPASS_WRITE_CORPUS").is_some() {
         write_seeds();
     }
-    let targets: [(&str, fn(&[u8])); 5] = [
+    let targets: [(&str, fn(&[u8])); 6] = [
+        ("http_body", fuzzing::http_body),
         ("jwt_parse", fuzzing::jwt_parse),
         ("sid_decode", fuzzing::sid_decode),
         ("auth_headers", fuzzing::auth_headers),

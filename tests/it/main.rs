@@ -16,3 +16,5 @@ mod model;
 mod recovery;
 mod tokens;
 mod web;
+mod web_auth;
+mod web_jwt;

@@ -6,23 +6,37 @@ use std::sync::Arc;
 
 use hallpass::clock::ManualClock;
 use hallpass::config::{Config, RawConfig};
+use hallpass::store::{FaultPlan, FaultyStore, MemStore};
 use hallpass::web::App;
 use hallpass::{Engine, EngineConfig};
 
 use crate::util::mem_engine;
 
-/// A running facade: its address, engine and clock. Dropping it stops the server.
+/// The example's own filter, so the tests exercise exactly what it serves.
+#[path = "../../examples/protected_service/api.rs"]
+mod protected_service;
+
+/// The `SECRET_KEY` test servers get unless a test sets one.
+pub(crate) const TEST_SECRET_KEY: &str = "django-insecure-test-secret-key-for-hallpass-tests";
+
+/// A running facade: its address, engine and clock, plus a protected resource API (`GET
+/// /api/me` behind `web::authenticated`) at `api_addr`. Dropping it stops both servers.
 pub(crate) struct TestServer {
     pub(crate) addr: SocketAddr,
+    pub(crate) api_addr: SocketAddr,
     pub(crate) engine: Engine,
     pub(crate) clock: ManualClock,
     runtime: Option<tokio::runtime::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    stop_api: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
+        for stop in [self.stop.take(), self.stop_api.take()]
+            .into_iter()
+            .flatten()
+        {
             let _ = stop.send(());
         }
         if let Some(rt) = self.runtime.take() {
@@ -33,7 +47,17 @@ impl Drop for TestServer {
 
 /// Starts the facade over a MemStore/ManualClock engine with these settings (`NAME`, value).
 pub(crate) fn spawn_web(settings: &[(&str, &str)]) -> TestServer {
+    spawn_web_on(settings, None)
+}
+
+/// As [`spawn_web`], with the store failing as `plan` says.
+pub(crate) fn spawn_web_faulty(settings: &[(&str, &str)], plan: FaultPlan) -> TestServer {
+    spawn_web_on(settings, Some(plan))
+}
+
+fn spawn_web_on(settings: &[(&str, &str)], plan: Option<FaultPlan>) -> TestServer {
     let mut raw = RawConfig::new();
+    raw.set("SECRET_KEY", TEST_SECRET_KEY).unwrap();
     for (name, value) in settings {
         raw.set(name, *value).unwrap();
     }
@@ -41,7 +65,18 @@ pub(crate) fn spawn_web(settings: &[(&str, &str)]) -> TestServer {
     let engine_config = EngineConfig {
         ..config.engine_config()
     };
-    let (engine, _store, clock) = mem_engine(engine_config);
+    let (engine, clock) = match plan {
+        None => {
+            let (engine, _store, clock) = mem_engine(engine_config);
+            (engine, clock)
+        }
+        Some(plan) => {
+            let clock = ManualClock::new(crate::util::T0);
+            let store = FaultyStore::new(MemStore::new(), plan);
+            let (engine, _) = crate::util::open(store, &clock, engine_config);
+            (engine, clock)
+        }
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -51,13 +86,32 @@ pub(crate) fn spawn_web(settings: &[(&str, &str)]) -> TestServer {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = Arc::new(App::new(engine.clone(), config));
+    let app = Arc::new(App::new(engine.clone(), config).unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    runtime.spawn(hallpass::web::serve(listener, app, async move {
-        let _ = stopped.await;
-    }));
+    runtime.spawn(hallpass::web::serve(
+        listener,
+        Arc::clone(&app),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let api_listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let api_addr = api_listener.local_addr().unwrap();
+    let (stop_api, api_stopped) = tokio::sync::oneshot::channel::<()>();
+    runtime.spawn(
+        warp::serve(protected_service::resource_api(app))
+            .incoming(api_listener)
+            .graceful(async move {
+                let _ = api_stopped.await;
+            })
+            .run(),
+    );
     TestServer {
         addr,
+        api_addr,
+        stop_api: Some(stop_api),
         engine,
         clock,
         runtime: Some(runtime),

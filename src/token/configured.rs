@@ -1,0 +1,174 @@
+//! The token strategy that a validated [`Config`] names, built once at start-up.
+//!
+//! `HEADLESS_TOKEN_STRATEGY` picks session or JWT; for JWT the key set follows
+//! `HEADLESS_JWT_ALGORITHM` (HMAC algorithms sign with `HEADLESS_JWT_PRIVATE_KEY`, or
+//! `SECRET_KEY` when that is empty, as allauth does; the others with the PEM private key), the
+//! `sid` cipher is keyed by `SECRET_KEY`, and [`JwtSettings`] come from the `HEADLESS_JWT_*`
+//! settings. Every failure is a [`ConfigError`] naming the setting to fix.
+
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError, TokenStrategyName};
+use crate::crypto::sid::SidCipher;
+use crate::token::jwt::JwtCodec;
+use crate::token::jwt_strategy::{JwtSettings, JwtTokenStrategy};
+use crate::token::keys::KeySet;
+use crate::token::strategy::{SessionTokenStrategy, TokenStrategy};
+
+/// The strategy `config` names, plus the JWT strategy itself when it is one (resource APIs
+/// validate access tokens with it directly).
+#[derive(Clone)]
+pub struct ConfiguredStrategy {
+    /// The strategy the facade uses for every request.
+    pub strategy: Arc<dyn TokenStrategy>,
+    /// The same object as `strategy` when `HEADLESS_TOKEN_STRATEGY` is JWT.
+    pub jwt: Option<Arc<JwtTokenStrategy>>,
+}
+
+impl std::fmt::Debug for ConfiguredStrategy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConfiguredStrategy")
+            .field("jwt", &self.jwt.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the strategy `config` names.
+///
+/// # Errors
+///
+/// A [`ConfigError`] for `SECRET_KEY` when it is missing (JWT only: it keys `sid`; call
+/// [`Config::with_dev_defaults`] or set it), or for `HEADLESS_JWT_PRIVATE_KEY` /
+/// `HEADLESS_JWT_ALGORITHM` when the key does not fit the algorithm.
+pub fn from_config(config: &Config) -> Result<ConfiguredStrategy, ConfigError> {
+    match config.token_strategy {
+        TokenStrategyName::Session => Ok(ConfiguredStrategy {
+            strategy: Arc::new(SessionTokenStrategy),
+            jwt: None,
+        }),
+        TokenStrategyName::Jwt => {
+            let jwt = Arc::new(jwt_from_config(config)?);
+            Ok(ConfiguredStrategy {
+                strategy: Arc::clone(&jwt) as Arc<dyn TokenStrategy>,
+                jwt: Some(jwt),
+            })
+        }
+    }
+}
+
+/// The JWT strategy with `config`'s keys and settings, whatever `HEADLESS_TOKEN_STRATEGY` says
+/// (the CLI's `token verify` uses it).
+///
+/// # Errors
+///
+/// As [`from_config`].
+pub fn jwt_from_config(config: &Config) -> Result<JwtTokenStrategy, ConfigError> {
+    let secret_key = config
+        .secret_key
+        .as_ref()
+        .filter(|s| !s.expose().is_empty())
+        .ok_or_else(|| ConfigError {
+            setting: "SECRET_KEY".into(),
+            reason: "not set (required to encrypt the sid claim)".into(),
+        })?;
+    let algorithm = config.jwt_algorithm;
+    let keys = if algorithm.is_symmetric() {
+        let secret = match &config.jwt_private_key {
+            Some(key) if !key.expose().is_empty() => key.expose(),
+            _ => secret_key.expose(),
+        };
+        KeySet::from_secret(algorithm, secret.as_bytes())
+    } else {
+        let pem = config.jwt_private_key.as_ref().ok_or_else(|| ConfigError {
+            setting: "HEADLESS_JWT_PRIVATE_KEY".into(),
+            reason: format!("{algorithm} needs a PEM private key"),
+        })?;
+        KeySet::from_private_pem(algorithm, pem.expose().as_bytes())
+    }
+    .map_err(|e| ConfigError {
+        setting: "HEADLESS_JWT_PRIVATE_KEY".into(),
+        reason: e.to_string(),
+    })?;
+    let settings = JwtSettings {
+        access_ttl_secs: config.access_ttl_secs,
+        refresh_ttl_secs: config.refresh_ttl_secs,
+        header_scheme: config.header_scheme.clone(),
+        stateful: config.stateful_validation,
+        rotate_refresh: config.rotate_refresh,
+    };
+    Ok(JwtTokenStrategy::new(
+        JwtCodec::new(keys),
+        SidCipher::from_secret_key(secret_key.expose().as_bytes()),
+        settings,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::RawConfig;
+    use crate::token::jwt::{Claims, TokenUse};
+
+    fn config(pairs: &[(&str, &str)]) -> Config {
+        let mut raw = RawConfig::new();
+        for (k, v) in pairs {
+            raw.set(k, *v).unwrap();
+        }
+        raw.validate().unwrap()
+    }
+
+    fn claims() -> Claims {
+        Claims {
+            sub: "1".into(),
+            iat: 0,
+            exp: 100,
+            jti: "j".into(),
+            sid: "s".into(),
+            token_use: TokenUse::Access,
+        }
+    }
+
+    #[test]
+    fn hs_signs_with_the_private_key_text_or_else_secret_key() {
+        let jwt = [
+            ("HEADLESS_TOKEN_STRATEGY", "jwt"),
+            ("HEADLESS_JWT_ALGORITHM", "HS256"),
+        ];
+        let with_secret =
+            jwt_from_config(&config(&[jwt[0], jwt[1], ("SECRET_KEY", "s3")])).unwrap();
+        let by_secret = KeySet::from_secret(crate::token::keys::Algorithm::HS256, b"s3").unwrap();
+        let token = with_secret.codec().sign(&claims(), None).unwrap();
+        assert!(
+            JwtCodec::new(by_secret)
+                .verify(&token, TokenUse::Access, 1)
+                .is_ok()
+        );
+
+        let keyed = config(&[
+            jwt[0],
+            jwt[1],
+            ("SECRET_KEY", "s3"),
+            ("HEADLESS_JWT_PRIVATE_KEY", "not a path, a shared secret"),
+        ]);
+        let keyed = jwt_from_config(&keyed).unwrap();
+        let token = keyed.codec().sign(&claims(), None).unwrap();
+        assert!(
+            with_secret
+                .codec()
+                .verify(&token, TokenUse::Access, 1)
+                .is_err()
+        );
+        assert!(keyed.codec().verify(&token, TokenUse::Access, 1).is_ok());
+    }
+
+    #[test]
+    fn errors_name_the_setting() {
+        let jwt = ("HEADLESS_TOKEN_STRATEGY", "jwt");
+        let e = from_config(&config(&[jwt, ("HEADLESS_JWT_ALGORITHM", "HS256")])).unwrap_err();
+        assert_eq!(e.setting, "SECRET_KEY");
+        let e = from_config(&config(&[jwt, ("SECRET_KEY", "s")])).unwrap_err();
+        assert_eq!(e.setting, "HEADLESS_JWT_PRIVATE_KEY");
+        let session = from_config(&config(&[])).unwrap();
+        assert!(session.jwt.is_none());
+    }
+}

@@ -37,6 +37,7 @@ criterion_group! {
     name = benches;
     // Plots cost seconds per benchmark and the text report carries the figures.
     config = Criterion::default().without_plots();
-    targets = memory::memory, durable::durable_commands, startup::startup, startup::lookup
+    targets = memory::memory, durable::durable_commands, startup::startup, startup::lookup,
+        data::remove_dataset
 }
 criterion_main!(benches);

@@ -136,7 +136,13 @@ pub(crate) fn durable_commands(c: &mut Criterion) {
                             refresh_token: String::new(),
                         };
                         let outcome = engine
-                            .rotate_refresh(hash, old, new, refresh_expiry(), successor)
+                            .rotate_refresh(
+                                hash,
+                                (old, refresh_expiry()),
+                                new,
+                                refresh_expiry(),
+                                successor,
+                            )
                             .expect("rotate");
                         assert!(matches!(outcome, RotateOutcome::Rotated(_)));
                         *token = (hash, new);

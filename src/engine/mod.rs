@@ -623,8 +623,8 @@ fn info(hash: SessionHash, s: &crate::state::Session) -> SessionInfo {
         created_at: s.created_at,
         expires_at: s.expires_at,
         last_seen: s.last_seen(),
-        user_agent: s.user_agent.as_deref().map(str::to_owned),
-        ip: s.ip.as_deref().map(str::to_owned),
+        user_agent: s.user_agent().map(str::to_owned),
+        ip: s.ip().map(str::to_owned),
     }
 }
 

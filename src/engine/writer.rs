@@ -156,6 +156,7 @@ impl Writer {
 
     pub(super) fn run(mut self, rx: Receiver<Request>) {
         let tick = Duration::from_millis(self.config.sweep_interval_ms.clamp(10, 60_000) as u64);
+        let mut previous_batch = 1;
         loop {
             let first = match rx.recv_timeout(tick) {
                 Ok(request) => request,
@@ -167,6 +168,8 @@ impl Writer {
             };
             let mut batch = vec![first];
             batch.extend(rx.try_iter().take(self.config.max_batch.saturating_sub(1)));
+            self.gather(&rx, &mut batch, previous_batch);
+            previous_batch = batch.len();
             if !self.process(batch) {
                 break;
             }
@@ -179,6 +182,26 @@ impl Writer {
             && let Err(e) = self.take_snapshot()
         {
             warn!(error = %e, "snapshot on close failed; the log still has everything");
+        }
+    }
+
+    /// Group commit's gathering step. Callers answered by the last batch come back one by one
+    /// as their threads wake; taking only those already queued would split them over two
+    /// batches (two syncs). So when the last batch was larger than what is queued now, wait up
+    /// to `GATHER` for the rest. A lone caller (last batch of one) never waits.
+    fn gather(&self, rx: &Receiver<Request>, batch: &mut Vec<Request>, previous: usize) {
+        const GATHER: Duration = Duration::from_micros(200);
+        let target = previous.min(self.config.max_batch);
+        if batch.len() >= target {
+            return;
+        }
+        let deadline = std::time::Instant::now() + GATHER;
+        while batch.len() < target {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(request) => batch.push(request),
+                Err(_) => break,
+            }
         }
     }
 

@@ -77,15 +77,97 @@ pub struct Session {
     /// Latest time it authenticated a request. Updated in memory on reads (an atomic, so
     /// readers need only the read lock) and persisted coalesced by `SessionsSeen`.
     seen: AtomicI64,
-    /// `User-Agent` at creation, truncated.
-    pub user_agent: Option<Box<str>>,
-    /// IP address at creation.
-    pub ip: Option<Box<str>>,
+    /// `User-Agent` and IP at creation; boxed because most sessions of an API have neither,
+    /// and the index should not pay 32 bytes for them.
+    client: Option<Box<ClientInfo>>,
     /// Live refresh tokens: `jti -> exp`, allauth's `headless_refresh_tokens`.
-    pub refresh: Vec<(Jti, Timestamp)>,
+    pub refresh: RefreshTokens,
+}
+
+/// A session's client details.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ClientInfo {
+    user_agent: Option<Box<str>>,
+    ip: Option<Box<str>>,
+}
+
+/// The live refresh tokens of one session: usually exactly one, stored inline without a heap
+/// allocation.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RefreshTokens(RefreshRepr);
+
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+enum RefreshRepr {
+    #[default]
+    Empty,
+    One((Jti, Timestamp)),
+    Many(Vec<(Jti, Timestamp)>),
+}
+
+impl RefreshTokens {
+    /// The tokens, `(jti, exp)`.
+    pub fn as_slice(&self) -> &[(Jti, Timestamp)] {
+        match &self.0 {
+            RefreshRepr::Empty => &[],
+            RefreshRepr::One(token) => std::slice::from_ref(token),
+            RefreshRepr::Many(tokens) => tokens,
+        }
+    }
+
+    /// Iterates over `(jti, exp)`.
+    pub fn iter(&self) -> std::slice::Iter<'_, (Jti, Timestamp)> {
+        self.as_slice().iter()
+    }
+
+    /// How many tokens.
+    pub fn len(&self) -> usize {
+        self.as_slice().len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.as_slice().is_empty()
+    }
+
+    fn from_vec(mut tokens: Vec<(Jti, Timestamp)>) -> RefreshTokens {
+        RefreshTokens(match tokens.len() {
+            0 => RefreshRepr::Empty,
+            1 => RefreshRepr::One(tokens.remove(0)),
+            _ => RefreshRepr::Many(tokens),
+        })
+    }
+
+    fn push(&mut self, token: (Jti, Timestamp)) {
+        self.0 = match std::mem::take(&mut self.0) {
+            RefreshRepr::Empty => RefreshRepr::One(token),
+            RefreshRepr::One(first) => RefreshRepr::Many(vec![first, token]),
+            RefreshRepr::Many(mut tokens) => {
+                tokens.push(token);
+                RefreshRepr::Many(tokens)
+            }
+        };
+    }
+
+    fn retain(&mut self, keep: impl Fn(&(Jti, Timestamp)) -> bool) {
+        if self.iter().all(&keep) {
+            return;
+        }
+        let kept: Vec<_> = self.iter().copied().filter(|t| keep(t)).collect();
+        *self = RefreshTokens::from_vec(kept);
+    }
 }
 
 impl Session {
+    /// `User-Agent` at creation, where known.
+    pub fn user_agent(&self) -> Option<&str> {
+        self.client.as_ref().and_then(|c| c.user_agent.as_deref())
+    }
+
+    /// IP address at creation, where known.
+    pub fn ip(&self) -> Option<&str> {
+        self.client.as_ref().and_then(|c| c.ip.as_deref())
+    }
+
     /// The latest time this session authenticated a request, as known in memory.
     pub fn last_seen(&self) -> Timestamp {
         Timestamp::from_millis(self.seen.load(Ordering::Relaxed))
@@ -123,8 +205,7 @@ impl PartialEq for Session {
             && self.created_at == other.created_at
             && self.expires_at == other.expires_at
             && self.seen_raw() == other.seen_raw()
-            && self.user_agent == other.user_agent
-            && self.ip == other.ip
+            && self.client == other.client
             && self.refresh == other.refresh
     }
 }
@@ -139,7 +220,10 @@ pub struct Rotation {
 }
 
 /// Everything the log says, folded.
-#[derive(Debug, PartialEq)]
+///
+/// Equality is semantic ([`State::first_difference`] is empty): the order inside the per-user
+/// session lists does not count.
+#[derive(Debug)]
 pub struct State {
     users: HashMap<UserId, User>,
     by_email: HashMap<String, UserId>,
@@ -151,8 +235,26 @@ pub struct State {
     recent_rotations: HashMap<Jti, Rotation>,
     rotation_order: VecDeque<(Timestamp, Jti)>,
     next_session_no: u64,
+    /// The highest user id so far; the next sign-up gets one more.
+    max_user: u64,
     last_seq: Seq,
     grace_ms: i64,
+}
+
+impl PartialEq for State {
+    fn eq(&self, other: &Self) -> bool {
+        self.first_difference(other).is_none()
+    }
+}
+
+fn client_info(user_agent: Option<&str>, ip: Option<&str>) -> Option<Box<ClientInfo>> {
+    if user_agent.is_none() && ip.is_none() {
+        return None;
+    }
+    Some(Box::new(ClientInfo {
+        user_agent: user_agent.map(Box::from),
+        ip: ip.map(Box::from),
+    }))
 }
 
 impl State {
@@ -167,6 +269,7 @@ impl State {
             recent_rotations: HashMap::new(),
             rotation_order: VecDeque::new(),
             next_session_no: 1,
+            max_user: 0,
             last_seq: Seq(0),
             grace_ms: grace_ms.max(0),
         }
@@ -183,6 +286,7 @@ impl State {
                 username,
                 password_hash,
             } => {
+                self.max_user = self.max_user.max(user.0);
                 self.by_email.insert(email.clone(), *user);
                 self.by_username.insert(username.clone(), *user);
                 self.users.insert(
@@ -211,9 +315,8 @@ impl State {
                     created_at: at,
                     expires_at: *expires_at,
                     seen: AtomicI64::new(at.as_millis()),
-                    user_agent: user_agent.as_deref().map(Box::from),
-                    ip: ip.as_deref().map(Box::from),
-                    refresh: refresh.iter().copied().collect(),
+                    client: client_info(user_agent.as_deref(), ip.as_deref()),
+                    refresh: RefreshTokens::from_vec(refresh.iter().copied().collect()),
                 };
                 self.insert_session(*session, record);
             }
@@ -271,7 +374,7 @@ impl State {
 
     /// The highest user id so far (0 when there are none).
     pub fn max_user_id(&self) -> u64 {
-        self.users.keys().map(|u| u.0).max().unwrap_or(0)
+        self.max_user
     }
 
     /// The live sessions of `user` at `now`, oldest first.
@@ -381,7 +484,19 @@ impl State {
                 other.sessions.len()
             ));
         }
-        if self.by_user != other.by_user {
+        let sorted = |m: &HashMap<UserId, Vec<SessionHash>>| {
+            let mut v: Vec<(UserId, Vec<SessionHash>)> = m
+                .iter()
+                .map(|(u, l)| {
+                    let mut l = l.clone();
+                    l.sort();
+                    (*u, l)
+                })
+                .collect();
+            v.sort();
+            v
+        };
+        if sorted(&self.by_user) != sorted(&other.by_user) {
             return Some("by_user index differs".into());
         }
         if self.by_email != other.by_email || self.by_username != other.by_username {
@@ -395,17 +510,17 @@ impl State {
                 self.rotation_order, other.rotation_order
             ));
         }
-        (self != other).then(|| "states differ in a field first_difference misses".into())
+        if self.max_user != other.max_user || self.grace_ms != other.grace_ms {
+            return Some(format!("max_user {} vs {}", self.max_user, other.max_user));
+        }
+        None
     }
 
     fn insert_session(&mut self, hash: SessionHash, session: Session) {
         let user = session.user;
         if self.sessions.insert(hash, session).is_none() {
-            // Kept sorted so that a snapshot-restored state equals the live one exactly.
-            let list = self.by_user.entry(user).or_default();
-            if let Err(at) = list.binary_search(&hash) {
-                list.insert(at, hash);
-            }
+            // Unordered: O(1) per session however many a user has; equality sorts a copy.
+            self.by_user.entry(user).or_default().push(hash);
         }
     }
 
@@ -414,7 +529,9 @@ impl State {
             return;
         };
         if let Some(list) = self.by_user.get_mut(&session.user) {
-            list.retain(|h| h != hash);
+            if let Some(at) = list.iter().position(|h| h == hash) {
+                list.swap_remove(at);
+            }
             if list.is_empty() {
                 self.by_user.remove(&session.user);
             }

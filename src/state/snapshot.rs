@@ -68,9 +68,9 @@ impl State {
                 created_at: s.created_at,
                 expires_at: s.expires_at,
                 seen: s.last_seen(),
-                user_agent: s.user_agent.as_deref().map(str::to_owned),
-                ip: s.ip.as_deref().map(str::to_owned),
-                refresh: s.refresh.clone(),
+                user_agent: s.user_agent().map(str::to_owned),
+                ip: s.ip().map(str::to_owned),
+                refresh: s.refresh.as_slice().to_vec(),
             })
             .collect();
         let rotations = self
@@ -125,6 +125,7 @@ impl State {
         state.next_session_no = snapshot.next_session_no;
         state.users.reserve(snapshot.users.len());
         for user in snapshot.users {
+            state.max_user = state.max_user.max(user.id.0);
             state.by_email.insert(user.email.clone(), user.id);
             state.by_username.insert(user.username.clone(), user.id);
             state.users.insert(user.id, user);
@@ -137,9 +138,8 @@ impl State {
                 created_at: r.created_at,
                 expires_at: r.expires_at,
                 seen: AtomicI64::new(r.seen.as_millis()),
-                user_agent: r.user_agent.map(String::into_boxed_str),
-                ip: r.ip.map(String::into_boxed_str),
-                refresh: r.refresh,
+                client: super::client_info(r.user_agent.as_deref(), r.ip.as_deref()),
+                refresh: super::RefreshTokens::from_vec(r.refresh),
             };
             state.insert_session(r.hash, session);
         }

@@ -4,7 +4,7 @@
 //! sled store with `fsync` durability and prints a line for each acknowledged command (and an
 //! intent line before each rotation). The parent kills the child with SIGKILL at a random
 //! moment, reopens the data directory and checks that every acknowledged command is there and
-//! nothing is half-applied. `HALLPASS_CRASH_ROUNDS` sets the rounds (default 12; the long run
+//! nothing is half-applied. `HALLPASS_CRASH_ROUNDS` sets the rounds (default 20; the long run
 //! documented in the README uses 1000).
 #![allow(
     clippy::unwrap_used,
@@ -39,7 +39,7 @@ fn main() {
     let rounds: usize = std::env::var("HALLPASS_CRASH_ROUNDS")
         .ok()
         .and_then(|r| r.parse().ok())
-        .unwrap_or(12);
+        .unwrap_or(20);
     let dir = tempfile::tempdir().expect("tempdir");
     let mut total_acks = 0;
     for round in 0..rounds {

@@ -156,7 +156,9 @@ impl Writer {
 
     pub(super) fn run(mut self, rx: Receiver<Request>) {
         let tick = Duration::from_millis(self.config.sweep_interval_ms.clamp(10, 60_000) as u64);
-        let mut previous_batch = 1;
+        // Sizes of the last few batches: how many callers are currently active.
+        let mut recent_batches = [1usize; 8];
+        let mut batch_index = 0usize;
         loop {
             let first = match rx.recv_timeout(tick) {
                 Ok(request) => request,
@@ -168,8 +170,10 @@ impl Writer {
             };
             let mut batch = vec![first];
             batch.extend(rx.try_iter().take(self.config.max_batch.saturating_sub(1)));
-            self.gather(&rx, &mut batch, previous_batch);
-            previous_batch = batch.len();
+            let target = recent_batches.iter().copied().max().unwrap_or(1);
+            self.gather(&rx, &mut batch, target);
+            recent_batches[batch_index % recent_batches.len()] = batch.len();
+            batch_index += 1;
             if !self.process(batch) {
                 break;
             }
@@ -187,11 +191,11 @@ impl Writer {
 
     /// Group commit's gathering step. Callers answered by the last batch come back one by one
     /// as their threads wake; taking only those already queued would split them over two
-    /// batches (two syncs). So when the last batch was larger than what is queued now, wait up
-    /// to `GATHER` for the rest. A lone caller (last batch of one) never waits.
-    fn gather(&self, rx: &Receiver<Request>, batch: &mut Vec<Request>, previous: usize) {
-        const GATHER: Duration = Duration::from_micros(200);
-        let target = previous.min(self.config.max_batch);
+    /// batches (two syncs). So when recent batches were larger than what is queued now, wait
+    /// up to `GATHER` for the rest. A lone caller (recent batches of one) never waits.
+    fn gather(&self, rx: &Receiver<Request>, batch: &mut Vec<Request>, target: usize) {
+        const GATHER: Duration = Duration::from_micros(600);
+        let target = target.min(self.config.max_batch);
         if batch.len() >= target {
             return;
         }

@@ -196,7 +196,25 @@ pub(crate) fn request(
         head.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     head.push_str("\r\n");
-    raw_request(addr, &head, body)
+    let response = raw_request(addr, &head, body);
+    record(method, path, &response);
+    response
+}
+
+/// With `HALLPASS_RECORD_RESPONSES=FILE`, appends `{method, path, status, body}` as one JSON
+/// line per response, for `tests/openapi/validate_responses.py` to check against allauth's
+/// OpenAPI schemas (`.ci/run` does).
+fn record(method: &str, path: &str, response: &Response) {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let Some(file) = std::env::var_os("HALLPASS_RECORD_RESPONSES") else { return };
+    let body: serde_json::Value =
+        serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null);
+    let line = serde_json::json!({
+        "method": method, "path": path, "status": response.status, "body": body,
+    });
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let mut out = std::fs::OpenOptions::new().create(true).append(true).open(file).unwrap();
+    writeln!(out, "{line}").unwrap();
 }
 
 fn parse_response(bytes: &[u8]) -> Response {

@@ -9,207 +9,30 @@
 //!
 //! Reads (`lookup`, `user_sessions`, ...) take the state's read lock and never touch disk.
 
+mod recovery;
+mod types;
 mod writer;
+
+pub use types::{
+    EngineConfig, EngineError, NewSession, OpenError, OpenReport, RotateOutcome, SessionInfo,
+    SessionMeta, Stats, Successor,
+};
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 
 use crossbeam_channel::{Sender, TrySendError};
 use parking_lot::{Mutex, RwLock};
-use tracing::warn;
-use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::clock::{Clock, Timestamp};
 use crate::crypto::SessionKey;
-use crate::event::codec::{DecodeError, decode_record};
-use crate::event::{Jti, RevokeReason, Seq, SessionHash, UserId};
+use crate::event::{Jti, RevokeReason, SessionHash, UserId};
 use crate::state::{State, User};
-use crate::store::{Durability, EventStore, SledStore, StoreError};
+use crate::store::{Durability, EventStore, SledStore};
 
 use writer::{Command, ReplyTx, Request, Writer};
-
-/// Engine settings. Defaults follow Django and allauth where they have one.
-#[derive(Clone, Debug)]
-pub struct EngineConfig {
-    /// Session lifetime in seconds (Django's `SESSION_COOKIE_AGE`, default two weeks).
-    pub session_ttl_secs: i64,
-    /// How long a just-rotated refresh token may be retried for the identical successor
-    /// (`HALLPASS_REFRESH_GRACE_SECONDS`, default 10 s), in milliseconds.
-    pub refresh_grace_ms: i64,
-    /// Whether presenting a rotated-out refresh token after the grace window revokes the
-    /// session (`HALLPASS_REFRESH_REUSE_DETECTION`, default true).
-    pub reuse_detection: bool,
-    /// `last_seen_at` is persisted at most once per this many milliseconds per session.
-    pub seen_coalesce_ms: i64,
-    /// A snapshot is taken (and the log compacted) after this many events.
-    pub snapshot_every: u64,
-    /// How often the writer looks for expired state to prune, in milliseconds.
-    pub sweep_interval_ms: i64,
-    /// At most this many commands in one batch.
-    pub max_batch: usize,
-    /// Whether closing the engine writes a snapshot (so the next open replays little).
-    pub snapshot_on_close: bool,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        EngineConfig {
-            session_ttl_secs: 1_209_600,
-            refresh_grace_ms: 10_000,
-            reuse_detection: true,
-            seen_coalesce_ms: 60_000,
-            snapshot_every: 200_000,
-            sweep_interval_ms: 60_000,
-            max_batch: 1024,
-            snapshot_on_close: true,
-        }
-    }
-}
-
-/// The tokens issued by one successful refresh, held so that a retry within the grace window
-/// receives exactly the same pair. Wiped from memory on drop.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
-pub struct Successor {
-    /// The new access token.
-    pub access_token: String,
-    /// The new refresh token.
-    pub refresh_token: String,
-}
-
-impl std::fmt::Debug for Successor {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Successor(<redacted>)")
-    }
-}
-
-/// What became of a refresh-token rotation.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RotateOutcome {
-    /// The token was live and is now replaced by this successor (durably).
-    Rotated(Arc<Successor>),
-    /// The token was rotated moments ago (within the grace window): the same successor again.
-    Retried(Arc<Successor>),
-    /// Not refreshable, nothing changed: unknown or dead session, expired token, or a retry
-    /// within the grace window whose successor is no longer in memory (after a restart).
-    Rejected,
-    /// A rotated-out token was presented after the grace window: the session is revoked.
-    ReuseDetected,
-}
-
-/// A live session as readers see it; no secrets.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SessionInfo {
-    /// SHA-256 of the session key.
-    pub hash: SessionHash,
-    /// Public session number (for session lists).
-    pub no: u64,
-    /// Whose session.
-    pub user: UserId,
-    /// Creation time.
-    pub created_at: Timestamp,
-    /// Expiry time.
-    pub expires_at: Timestamp,
-    /// Latest time it authenticated a request.
-    pub last_seen: Timestamp,
-    /// `User-Agent` at creation, where known.
-    pub user_agent: Option<String>,
-    /// IP address at creation, where known.
-    pub ip: Option<String>,
-}
-
-/// A freshly created session: its secret key (for the client) and its public view.
-#[derive(Debug)]
-pub struct NewSession {
-    /// The session key; give it to the client, never log or store it.
-    pub key: SessionKey,
-    /// The session as readers see it.
-    pub info: SessionInfo,
-}
-
-/// Client details recorded with a new session.
-#[derive(Clone, Debug, Default)]
-pub struct SessionMeta {
-    /// `User-Agent` header (truncated to 512 bytes when stored).
-    pub user_agent: Option<String>,
-    /// Client IP address.
-    pub ip: Option<String>,
-}
-
-/// Why an engine command failed.
-#[derive(Debug, Clone, thiserror::Error)]
-#[non_exhaustive]
-pub enum EngineError {
-    /// Storage failed; nothing of the command was applied.
-    #[error(transparent)]
-    Storage(Arc<StoreError>),
-    /// The e-mail address belongs to an existing user.
-    #[error("e-mail address already taken")]
-    EmailTaken,
-    /// No such user.
-    #[error("unknown user {user}")]
-    UnknownUser {
-        /// The id asked for.
-        user: UserId,
-    },
-    /// A command's input was out of range.
-    #[error("invalid input: {reason}")]
-    Invalid {
-        /// What was wrong.
-        reason: &'static str,
-    },
-    /// The engine has been closed.
-    #[error("the engine is closed")]
-    Closed,
-}
-
-/// Why the engine could not open its data.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum OpenError {
-    /// The store failed or its contents are corrupt.
-    #[error(transparent)]
-    Store(#[from] StoreError),
-    /// The snapshot does not decode.
-    #[error("snapshot: {0}")]
-    Snapshot(#[from] crate::state::SnapshotError),
-    /// The writer thread could not be started.
-    #[error("cannot start writer thread: {0}")]
-    Thread(std::io::Error),
-}
-
-/// What recovery found on open.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct OpenReport {
-    /// The snapshot's position, if one was loaded.
-    pub snapshot_seq: Option<Seq>,
-    /// How many events were replayed after it.
-    pub replayed_events: u64,
-    /// A torn tail record that was dropped, by its first position.
-    pub dropped_torn_tail: Option<Seq>,
-}
-
-/// Counters for metrics; monotonic.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Batches made durable.
-    pub batches: AtomicU64,
-    /// Commands answered by the writer.
-    pub commands: AtomicU64,
-    /// Events appended.
-    pub events: AtomicU64,
-    /// Total time spent in `append` + `sync`, in microseconds.
-    pub sync_micros: AtomicU64,
-    /// Batches or syncs that failed.
-    pub store_failures: AtomicU64,
-    /// Refresh tokens rotated.
-    pub rotations: AtomicU64,
-    /// Reuse detections (sessions revoked for presenting a rotated-out token).
-    pub reuse_detections: AtomicU64,
-    /// Touches dropped because the writer's queue was full.
-    pub touches_dropped: AtomicU64,
-}
 
 struct Shared {
     state: Arc<RwLock<State>>,
@@ -276,7 +99,7 @@ impl Engine {
         clock: Arc<dyn Clock>,
         config: EngineConfig,
     ) -> Result<(Engine, OpenReport), OpenError> {
-        let (state, report) = recover(&mut store, config.refresh_grace_ms)?;
+        let (state, report) = recovery::recover(&mut store, config.refresh_grace_ms)?;
         let state = Arc::new(RwLock::new(state));
         let stats = Arc::new(Stats::default());
         let (tx, rx) = crossbeam_channel::bounded(65_536);
@@ -637,48 +460,4 @@ fn truncate(mut s: String, max: usize) -> String {
         s.truncate(cut);
     }
     s
-}
-
-/// Loads the snapshot and replays the log after it.
-fn recover(store: &mut impl EventStore, grace_ms: i64) -> Result<(State, OpenReport), OpenError> {
-    let mut report = OpenReport::default();
-    let mut state = match store.load_snapshot()? {
-        Some(snapshot) => {
-            report.snapshot_seq = Some(snapshot.seq);
-            State::from_snapshot(&snapshot.bytes, grace_ms)?
-        }
-        None => State::new(grace_ms),
-    };
-    let after = state.last_seq();
-    let mut torn: Option<(Seq, DecodeError)> = None;
-    let mut replayed = 0u64;
-    store.read_after(after, &mut |first, bytes| {
-        if let Some((seq, reason)) = torn.take() {
-            // A bad record with good ones after it is not a torn tail: refuse.
-            return Err(StoreError::Corrupt { seq, reason });
-        }
-        match decode_record(bytes) {
-            Ok(batch) => {
-                for envelope in &batch {
-                    if envelope.seq > state.last_seq() {
-                        state.apply(envelope);
-                        replayed += 1;
-                    }
-                }
-                Ok(())
-            }
-            Err(reason @ (DecodeError::Checksum | DecodeError::Truncated { .. })) => {
-                torn = Some((first, reason));
-                Ok(())
-            }
-            Err(reason) => Err(StoreError::Corrupt { seq: first, reason }),
-        }
-    })?;
-    if let Some((seq, reason)) = torn {
-        warn!(seq = seq.0, %reason, "dropping torn record at the tail of the log");
-        store.drop_torn_tail(seq)?;
-        report.dropped_torn_tail = Some(seq);
-    }
-    report.replayed_events = replayed;
-    Ok((state, report))
 }

@@ -206,14 +206,20 @@ pub(crate) fn request(
 /// OpenAPI schemas (`.ci/run` does).
 fn record(method: &str, path: &str, response: &Response) {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let Some(file) = std::env::var_os("HALLPASS_RECORD_RESPONSES") else { return };
+    let Some(file) = std::env::var_os("HALLPASS_RECORD_RESPONSES") else {
+        return;
+    };
     let body: serde_json::Value =
         serde_json::from_slice(&response.body).unwrap_or(serde_json::Value::Null);
     let line = serde_json::json!({
         "method": method, "path": path, "status": response.status, "body": body,
     });
     let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
-    let mut out = std::fs::OpenOptions::new().create(true).append(true).open(file).unwrap();
+    let mut out = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(file)
+        .unwrap();
     writeln!(out, "{line}").unwrap();
 }
 

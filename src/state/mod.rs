@@ -104,6 +104,39 @@ enum RefreshRepr {
     Many(Vec<(Jti, Timestamp)>),
 }
 
+/// Encoded as a plain sequence, exactly as the `Vec<(Jti, Timestamp)>` it replaced in the
+/// snapshot format; decoding fills the inline slot without a heap allocation.
+impl serde::Serialize for RefreshTokens {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for RefreshTokens {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RefreshTokens;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a sequence of (jti, exp)")
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut tokens = RefreshTokens::default();
+                while let Some(token) = seq.next_element()? {
+                    tokens.push(token);
+                }
+                Ok(tokens)
+            }
+        }
+        deserializer.deserialize_seq(Visitor)
+    }
+}
+
 impl RefreshTokens {
     /// The tokens, `(jti, exp)`.
     pub fn as_slice(&self) -> &[(Jti, Timestamp)] {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::event::{Jti, Seq, SessionHash, UserId};
-use crate::state::{Rotation, Session, State, User};
+use crate::state::{RefreshTokens, Rotation, Session, State, User};
 
 const SNAPSHOT_VERSION: u16 = 1;
 
@@ -41,7 +41,7 @@ struct SessionRecord {
     seen: Timestamp,
     user_agent: Option<String>,
     ip: Option<String>,
-    refresh: Vec<(Jti, Timestamp)>,
+    refresh: RefreshTokens,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -58,7 +58,7 @@ impl State {
     pub fn to_snapshot(&self) -> Vec<u8> {
         let mut users: Vec<User> = self.users.values().cloned().collect();
         users.sort_by_key(|u| u.id);
-        let sessions = self
+        let mut sessions: Vec<SessionRecord> = self
             .sessions
             .iter()
             .map(|(hash, s)| SessionRecord {
@@ -70,9 +70,12 @@ impl State {
                 seen: s.last_seen(),
                 user_agent: s.user_agent().map(str::to_owned),
                 ip: s.ip().map(str::to_owned),
-                refresh: s.refresh.as_slice().to_vec(),
+                refresh: s.refresh.clone(),
             })
             .collect();
+        // Deterministic bytes, in the order `from_snapshot` inserts (see there).
+        let mask = bucket_mask(sessions.len());
+        sessions.sort_unstable_by_key(|r| (bucket(&r.hash, mask), r.hash));
         let rotations = self
             .rotation_order
             .iter()
@@ -131,7 +134,15 @@ impl State {
             state.users.insert(user.id, user);
         }
         state.sessions.reserve(snapshot.sessions.len());
-        for r in snapshot.sessions {
+        let mut sessions = snapshot.sessions;
+        // Insert in bucket order: the index hashes a session by its hash's first 8 bytes and
+        // picks a bucket by the low bits, so sorting by those bits turns a million random
+        // writes into a nearly sequential sweep over the table (start-up is dominated by cache
+        // misses otherwise). The mask matches any power-of-two table at least this large.
+        // Snapshots are written in this order already, so this sort is a linear check.
+        let mask = bucket_mask(sessions.len());
+        sessions.sort_unstable_by_key(|r| (bucket(&r.hash, mask), r.hash));
+        for r in sessions {
             let session = Session {
                 no: r.no,
                 user: r.user,
@@ -139,7 +150,7 @@ impl State {
                 expires_at: r.expires_at,
                 seen: AtomicI64::new(r.seen.as_millis()),
                 client: super::client_info(r.user_agent.as_deref(), r.ip.as_deref()),
-                refresh: super::RefreshTokens::from_vec(r.refresh),
+                refresh: r.refresh,
             };
             state.insert_session(r.hash, session);
         }
@@ -149,4 +160,18 @@ impl State {
         }
         Ok(state)
     }
+}
+
+/// The bucket mask of a hash table sized for `n` entries (hashbrown's 7/8 load factor).
+fn bucket_mask(n: usize) -> u64 {
+    (n.saturating_mul(8) / 7)
+        .next_power_of_two()
+        .saturating_sub(1) as u64
+}
+
+/// The bucket a session lands in, given the table's mask.
+fn bucket(hash: &SessionHash, mask: u64) -> u64 {
+    let mut prefix = [0u8; 8];
+    prefix.copy_from_slice(&hash.0[..8]);
+    u64::from_le_bytes(prefix) & mask
 }

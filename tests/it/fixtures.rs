@@ -176,3 +176,46 @@ fn v1_fixtures_decode_forever() {
         assert_eq!(again, bytes, "{name}: re-encoding changed");
     }
 }
+
+/// The state a fixed v1 event history folds into.
+fn fixture_state() -> hallpass::state::State {
+    let mut state = hallpass::state::State::new(10_000);
+    for (_, envelope) in v1_cases() {
+        state.apply(&envelope);
+    }
+    let at = Timestamp::from_millis(1_767_225_600_123);
+    for (i, n) in [3u8, 5, 9].into_iter().enumerate() {
+        state.apply(&Envelope {
+            version: 1,
+            seq: Seq(100 + i as u64),
+            at,
+            event: Event::SessionCreated {
+                session: SessionHash([n; 32]),
+                user: UserId(1),
+                expires_at: at.plus_secs(3_600),
+                user_agent: None,
+                ip: Some("192.0.2.1".into()),
+                refresh: Some((Jti([n; 16]), at.plus_secs(60))),
+            },
+        });
+    }
+    state
+}
+
+/// `tests/fixtures/snapshots/v1.bin`: a snapshot must load forever, and this build writes the
+/// same bytes for the same state (snapshots are deterministic).
+#[test]
+fn v1_snapshot_fixture_loads_forever() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/snapshots/v1.bin");
+    let state = fixture_state();
+    if std::env::var_os("HALLPASS_WRITE_FIXTURES").is_some() && !path.exists() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, state.to_snapshot()).unwrap();
+    }
+    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    let loaded = hallpass::state::State::from_snapshot(&bytes, 10_000).unwrap();
+    if let Some(diff) = loaded.first_difference(&state) {
+        panic!("snapshot fixture differs: {diff}");
+    }
+    assert_eq!(state.to_snapshot(), bytes, "snapshot encoding changed");
+}

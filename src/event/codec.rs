@@ -96,6 +96,20 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<(Envelope, usize), DecodeError> {
                     reason: format!("{} trailing bytes", len - used),
                 });
             }
+            // bincode's varint decoder also accepts longer-than-needed forms (a u64 marker
+            // before a small value). Our encoder never writes them, so such bytes were not
+            // written by us: accept only the one canonical encoding of each value.
+            let canonical =
+                bincode::serde::encode_to_vec((seq, at, &event), config()).map_err(|e| {
+                    DecodeError::Invalid {
+                        reason: e.to_string(),
+                    }
+                })?;
+            if canonical != body {
+                return Err(DecodeError::Invalid {
+                    reason: "non-canonical encoding".into(),
+                });
+            }
             Ok((
                 Envelope {
                     version,
@@ -195,6 +209,27 @@ mod tests {
         for len in 0..record.len() {
             assert!(decode_record(&record[..len]).is_err());
         }
+    }
+
+    /// Regression (fuzz `event_decode`, ASan campaign): a varint written in a longer form than
+    /// needed (`253` + eight zero bytes for 0) decoded, so decoding was not injective and the
+    /// bytes did not re-encode to themselves.
+    #[test]
+    fn non_canonical_varints_are_rejected() {
+        let mut bytes = Vec::new();
+        encode_envelope(&sample()[1], &mut bytes);
+        // The body starts with the seq varint (8, one byte); widen it to the u64 form.
+        let mut widened = bytes[..6].to_vec();
+        widened.push(253);
+        widened.extend_from_slice(&8u64.to_le_bytes());
+        widened.extend_from_slice(&bytes[7..]);
+        let len = (widened.len() - 6) as u32;
+        widened[2..6].copy_from_slice(&len.to_le_bytes());
+        assert!(matches!(
+            decode_envelope(&widened),
+            Err(DecodeError::Invalid { .. })
+        ));
+        assert!(decode_envelope(&bytes).is_ok());
     }
 
     #[test]

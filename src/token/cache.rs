@@ -26,6 +26,7 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{constant_time_eq, random_bytes};
 use crate::event::SessionHash;
+use crate::state::IdentityHasher;
 use crate::token::jwt::{Claims, JwtCodec, JwtError, MAX_TOKEN_LEN, TokenUse};
 
 /// The default number of entries: enough for 100k concurrently active clients.
@@ -234,7 +235,7 @@ fn tokens_equal(a: &[u8], b: &[u8]) -> bool {
 /// uses it as is).
 #[derive(Default)]
 struct Shard {
-    entries: HashMap<u64, Entry, BuildHasherDefault<PassThroughHasher>>,
+    entries: HashMap<u64, Entry, BuildHasherDefault<IdentityHasher>>,
 }
 
 struct Entry {
@@ -244,27 +245,6 @@ struct Entry {
     /// The session the token's `sid` names, when the caller decrypted it: stateful checks on a
     /// hit then cost one index lookup, not a decryption and a hash.
     session: Option<SessionHash>,
-}
-
-/// Uses a `u64` key that is already a hash as its own hash.
-#[derive(Default)]
-struct PassThroughHasher(u64);
-
-impl Hasher for PassThroughHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `write_u64` is used for `u64` keys; fold anything else in for completeness.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use tempfile::TempDir;
 use hallpass::clock::Timestamp;
 use hallpass::crypto::sha256;
 use hallpass::event::codec::encode_record;
-use hallpass::event::{Envelope, Event, FORMAT_VERSION, Jti, Seq, SessionHash, UserId};
+use hallpass::event::{AuthMethod, Envelope, Event, FORMAT_VERSION, Jti, Seq, SessionHash, UserId};
 use hallpass::state::State;
 use hallpass::store::{Durability, EventStore, SledStore, Snapshot};
 
@@ -137,8 +137,23 @@ pub(crate) fn user_signed_up(seq: u64, user: u64) -> Envelope {
     }
 }
 
-/// Session number `i`, owned by one of `users` users (round robin), with one refresh token.
+/// User agents of the data set's sessions: a real deployment sees a few app builds on a few
+/// platforms, each string long.
+const USER_AGENTS: [&str; 8] = [
+    "MyApp/4.12.0 (iPhone; iOS 18.1; Scale/3.00) Alamofire/5.9.1",
+    "MyApp/4.12.0 (iPad; iOS 17.6.1; Scale/2.00) Alamofire/5.9.1",
+    "MyApp/4.11.2 (Android 15; Pixel 8 Build/AP4A.241205.013) okhttp/4.12.0",
+    "MyApp/4.12.0 (Android 14; SM-S918B Build/UP1A.231005.007) okhttp/4.12.0",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.1 Safari/605.1.15",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+    "Dart/3.5 (dart:io)",
+];
+
+/// Session number `i`, owned by one of `users` users (round robin), with one refresh token, a
+/// user agent and an IP address, created by a password login: what an HTTP login records.
 pub(crate) fn session_created(seq: u64, i: u64, users: u64) -> Envelope {
+    let user = 1 + i % users;
     let digest = sha256(&i.to_le_bytes());
     let mut jti = [0; 16];
     jti.copy_from_slice(&digest[..16]);
@@ -148,11 +163,17 @@ pub(crate) fn session_created(seq: u64, i: u64, users: u64) -> Envelope {
         at: T0,
         event: Event::SessionCreated {
             session: SessionHash(sha256(session_key(i).as_bytes())),
-            user: UserId(1 + i % users),
+            user: UserId(user),
             expires_at: T0.plus_secs(SESSION_TTL_SECS),
-            user_agent: None,
-            ip: None,
+            user_agent: Some(USER_AGENTS[(i % USER_AGENTS.len() as u64) as usize].to_owned()),
+            ip: Some(format!(
+                "10.{}.{}.{}",
+                user >> 16 & 255,
+                user >> 8 & 255,
+                user & 255
+            )),
             refresh: Some((Jti(jti), T0.plus_secs(REFRESH_TTL_SECS))),
+            method: AuthMethod::Password,
         },
     }
 }

@@ -15,7 +15,7 @@ use hallpass::Engine;
 use hallpass::clock::{Clock, SystemClock, Timestamp};
 use hallpass::engine::{EngineConfig, RotateOutcome, SessionMeta, Successor};
 use hallpass::event::codec::encode_record;
-use hallpass::event::{Event, Jti, SessionHash, UserId};
+use hallpass::event::{AuthMethod, Event, Jti, SessionHash, UserId};
 use hallpass::state::State;
 use hallpass::store::{Durability, EventStore, SledStore, Snapshot};
 
@@ -281,8 +281,18 @@ fn refresh_expiry() -> Timestamp {
 /// so the raw baselines write values of the same size.
 fn typical_record_len() -> usize {
     let mut envelope = session_created(1, 0, 1);
-    if let Event::SessionCreated { refresh, .. } = &mut envelope.event {
+    if let Event::SessionCreated {
+        refresh,
+        user_agent,
+        ip,
+        method,
+        ..
+    } = &mut envelope.event
+    {
         *refresh = None;
+        *user_agent = None;
+        *ip = None;
+        *method = AuthMethod::Unknown;
     }
     encode_record(&[envelope]).len()
 }

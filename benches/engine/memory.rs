@@ -3,7 +3,7 @@
 
 use criterion::Criterion;
 
-use hallpass::event::{Envelope, Event, SessionHash};
+use hallpass::event::{AuthMethod, Envelope, Event, SessionHash};
 use hallpass::state::{Session, State};
 
 use crate::data::{DATASET_SESSIONS, GRACE_MS, session_created, user_signed_up};
@@ -58,11 +58,16 @@ fn bytes_per_session(n: u64, users: u64, user_agent: Option<&str>, ip: Option<&s
             if let Event::SessionCreated {
                 user_agent: ua,
                 ip: addr,
+                method,
                 ..
             } = &mut envelope.event
             {
                 *ua = user_agent.map(str::to_owned);
                 *addr = ip.map(str::to_owned);
+                // Without client details the session is the bare index a library user gets.
+                if ua.is_none() && addr.is_none() {
+                    *method = AuthMethod::Unknown;
+                }
             }
             envelope
         })

@@ -200,6 +200,7 @@ impl Engine {
             user_agent: meta.user_agent.map(|ua| truncate(ua, 512)),
             ip: meta.ip.map(|ip| truncate(ip, 64)),
             refresh,
+            method: meta.method,
         };
         match self.call(command)? {
             writer::Reply::Session(info) => Ok(NewSession { key, info }),
@@ -448,6 +449,7 @@ fn info(hash: SessionHash, s: &crate::state::Session) -> SessionInfo {
         last_seen: s.last_seen(),
         user_agent: s.user_agent().map(str::to_owned),
         ip: s.ip().map(str::to_owned),
+        method: s.method(),
     }
 }
 

@@ -7,7 +7,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::clock::Timestamp;
 use crate::crypto::SessionKey;
-use crate::event::{Seq, SessionHash, UserId};
+use crate::event::{AuthMethod, Seq, SessionHash, UserId};
 use crate::store::StoreError;
 
 /// Engine settings. Defaults follow Django and allauth where they have one.
@@ -97,6 +97,8 @@ pub struct SessionInfo {
     pub user_agent: Option<String>,
     /// IP address at creation, where known.
     pub ip: Option<String>,
+    /// How the user authenticated when the session began.
+    pub method: AuthMethod,
 }
 
 /// A freshly created session: its secret key (for the client) and its public view.
@@ -115,6 +117,8 @@ pub struct SessionMeta {
     pub user_agent: Option<String>,
     /// Client IP address.
     pub ip: Option<String>,
+    /// How the user authenticated (allauth's session `methods`).
+    pub method: AuthMethod,
 }
 
 /// Why an engine command failed.

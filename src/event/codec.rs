@@ -84,7 +84,9 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<(Envelope, usize), DecodeError> {
         needed: (6 + len).saturating_sub(bytes.len()),
     })?;
     match version {
-        1 => {
+        // Format 2 only added a variant, so both decode with the same types; a format-1
+        // envelope holding a variant that format 1 did not have was not written by us.
+        1 | 2 => {
             let ((seq, at, event), used): ((Seq, Timestamp, Event), usize) =
                 bincode::serde::decode_from_slice(body, config()).map_err(|e| {
                     DecodeError::Invalid {
@@ -108,6 +110,14 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<(Envelope, usize), DecodeError> {
             if canonical != body {
                 return Err(DecodeError::Invalid {
                     reason: "non-canonical encoding".into(),
+                });
+            }
+            if event.since_version() > version {
+                return Err(DecodeError::Invalid {
+                    reason: format!(
+                        "event of format {} in a format {version} envelope",
+                        event.since_version()
+                    ),
                 });
             }
             Ok((
@@ -167,7 +177,7 @@ mod tests {
     fn sample() -> Vec<Envelope> {
         vec![
             Envelope {
-                version: 1,
+                version: FORMAT_VERSION,
                 seq: Seq(7),
                 at: Timestamp::from_millis(1_700_000_000_123),
                 event: Event::SessionRevoked {
@@ -176,7 +186,7 @@ mod tests {
                 },
             },
             Envelope {
-                version: 1,
+                version: FORMAT_VERSION,
                 seq: Seq(8),
                 at: Timestamp::from_millis(1_700_000_000_124),
                 event: Event::ExpiredSwept {
@@ -230,6 +240,33 @@ mod tests {
             Err(DecodeError::Invalid { .. })
         ));
         assert!(decode_envelope(&bytes).is_ok());
+    }
+
+    /// Format 1 had no `SessionCreated` with a method: such an envelope was not written by us.
+    #[test]
+    fn a_format_1_envelope_cannot_hold_a_format_2_event() {
+        let envelope = Envelope {
+            version: FORMAT_VERSION,
+            seq: Seq(3),
+            at: Timestamp::from_millis(1_700_000_000_000),
+            event: Event::SessionCreated {
+                session: SessionHash([1; 32]),
+                user: crate::event::UserId(1),
+                expires_at: Timestamp::from_millis(1_700_000_060_000),
+                user_agent: None,
+                ip: None,
+                refresh: None,
+                method: crate::event::AuthMethod::Password,
+            },
+        };
+        let mut bytes = Vec::new();
+        encode_envelope(&envelope, &mut bytes);
+        assert_eq!(decode_envelope(&bytes).unwrap().0, envelope);
+        bytes[..2].copy_from_slice(&1u16.to_le_bytes());
+        assert!(matches!(
+            decode_envelope(&bytes),
+            Err(DecodeError::Invalid { .. })
+        ));
     }
 
     #[test]

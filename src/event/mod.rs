@@ -20,7 +20,24 @@ use serde::{Deserialize, Serialize};
 use crate::clock::Timestamp;
 
 /// The format version written by this build.
-pub const FORMAT_VERSION: u16 = 1;
+///
+/// - 1: the first format.
+/// - 2: format 1 plus [`Event::SessionCreated`] carrying the [`AuthMethod`] (the format-1
+///   variant is [`Event::SessionCreatedV1`], still decoded and folded, never written).
+pub const FORMAT_VERSION: u16 = 2;
+
+/// How the user authenticated when a session began: what allauth lists as the session's
+/// `methods`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+pub enum AuthMethod {
+    /// Not recorded: sessions from format 1, or created through the library without saying.
+    #[default]
+    Unknown,
+    /// Signed up: allauth lists no method (`methods: []`).
+    SignUp,
+    /// Logged in with e-mail and password (`{"method": "password", "at", "email"}`).
+    Password,
+}
 
 /// A position in the log.
 ///
@@ -55,8 +72,27 @@ impl fmt::Display for UserId {
 }
 
 /// SHA-256 of a session key: how the log, snapshots and indexes name a session.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct SessionHash(pub [u8; 32]);
+
+/// Hashes as its first 8 bytes, one `write_u64`: the value is already a uniform SHA-256, so the
+/// state's identity hasher uses those bits as they are (no second hashing round), and a table's
+/// bucket is the prefix's low bits, which is the order snapshots are written and loaded in.
+/// Keys are server-generated, so nobody outside chooses where a session lands.
+impl std::hash::Hash for SessionHash {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.prefix())
+    }
+}
+
+impl SessionHash {
+    /// The first 8 bytes, little-endian: what [`Hash`](std::hash::Hash) feeds the hasher.
+    pub fn prefix(&self) -> u64 {
+        let mut prefix = [0u8; 8];
+        prefix.copy_from_slice(&self.0[..8]);
+        u64::from_le_bytes(prefix)
+    }
+}
 
 impl fmt::Debug for SessionHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -129,8 +165,8 @@ pub enum Event {
         /// The argon2id PHC string; empty when the user has no usable password.
         password_hash: String,
     },
-    /// A session began.
-    SessionCreated {
+    /// A session began (format 1: without the authentication method).
+    SessionCreatedV1 {
         /// SHA-256 of the session key.
         session: SessionHash,
         /// Whose session it is.
@@ -173,6 +209,33 @@ pub enum Event {
         /// The sweep's cut-off.
         now: Timestamp,
     },
+    /// A session began (format 2 on).
+    SessionCreated {
+        /// SHA-256 of the session key.
+        session: SessionHash,
+        /// Whose session it is.
+        user: UserId,
+        /// When it stops being valid (creation time + `SESSION_COOKIE_AGE`).
+        expires_at: Timestamp,
+        /// The client's `User-Agent`, truncated, where known.
+        user_agent: Option<String>,
+        /// The client's IP address as text, where known.
+        ip: Option<String>,
+        /// A first refresh token issued with the session (JWT strategy), and its expiry.
+        refresh: Option<(Jti, Timestamp)>,
+        /// How the user authenticated.
+        method: AuthMethod,
+    },
+}
+
+impl Event {
+    /// The first format version that has this event's variant.
+    pub fn since_version(&self) -> u16 {
+        match self {
+            Event::SessionCreated { .. } => 2,
+            _ => 1,
+        }
+    }
 }
 
 /// An event in the log: format version, position, time of the write, and the event.

@@ -16,7 +16,7 @@ use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::clock::Timestamp;
-use crate::event::{Envelope, Event, Jti, Seq, SessionHash, UserId};
+use crate::event::{AuthMethod, Envelope, Event, Jti, Seq, SessionHash, UserId};
 
 pub use snapshot::SnapshotError;
 
@@ -42,6 +42,33 @@ impl Hasher for IdentityHasher {
         self.0 = n;
     }
 }
+
+/// A hasher for user ids: one multiplication by a large odd constant (Fibonacci hashing).
+/// Ids are small consecutive integers chosen by the server, so the low bits (the bucket) stay
+/// distinct and the multiplication fills the high bits hashbrown keeps as tags; no SipHash
+/// round is needed where nobody outside picks the keys.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct UserIdHasher(u64);
+
+impl Hasher for UserIdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only reached by keys other than UserId; fold them in so it stays a hash.
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+/// A map keyed by user id.
+type UserMap<V> = HashMap<UserId, V, BuildHasherDefault<UserIdHasher>>;
 
 /// A user account.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -78,18 +105,19 @@ pub struct Session {
     /// Latest time it authenticated a request. Updated in memory on reads (an atomic, so
     /// readers need only the read lock) and persisted coalesced by `SessionsSeen`.
     seen: AtomicI64,
-    /// `User-Agent` and IP at creation; boxed because most sessions of an API have neither,
-    /// and the index should not pay 32 bytes for them.
-    client: Option<Box<ClientInfo>>,
+    /// `User-Agent`, IP and authentication method at creation; boxed because a session created
+    /// through the library may have none of them, and the index should not pay for them inline.
+    origin: Option<Box<Origin>>,
     /// Live refresh tokens: `jti -> exp`, allauth's `headless_refresh_tokens`.
     pub refresh: RefreshTokens,
 }
 
-/// A session's client details.
+/// How a session began: the client's details and how the user authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
-struct ClientInfo {
+struct Origin {
     user_agent: Option<Box<str>>,
     ip: Option<Box<str>>,
+    method: AuthMethod,
 }
 
 /// The live refresh tokens of one session: usually exactly one, stored inline without a heap
@@ -163,6 +191,10 @@ impl RefreshTokens {
         self.as_slice().is_empty()
     }
 
+    fn one(token: (Jti, Timestamp)) -> RefreshTokens {
+        RefreshTokens(RefreshRepr::One(token))
+    }
+
     fn from_vec(mut tokens: Vec<(Jti, Timestamp)>) -> RefreshTokens {
         RefreshTokens(match tokens.len() {
             0 => RefreshRepr::Empty,
@@ -194,12 +226,19 @@ impl RefreshTokens {
 impl Session {
     /// `User-Agent` at creation, where known.
     pub fn user_agent(&self) -> Option<&str> {
-        self.client.as_ref().and_then(|c| c.user_agent.as_deref())
+        self.origin.as_ref().and_then(|c| c.user_agent.as_deref())
     }
 
     /// IP address at creation, where known.
     pub fn ip(&self) -> Option<&str> {
-        self.client.as_ref().and_then(|c| c.ip.as_deref())
+        self.origin.as_ref().and_then(|c| c.ip.as_deref())
+    }
+
+    /// How the user authenticated when the session began.
+    pub fn method(&self) -> AuthMethod {
+        self.origin
+            .as_ref()
+            .map_or(AuthMethod::Unknown, |c| c.method)
     }
 
     /// The latest time this session authenticated a request, as known in memory.
@@ -239,7 +278,7 @@ impl PartialEq for Session {
             && self.created_at == other.created_at
             && self.expires_at == other.expires_at
             && self.seen_raw() == other.seen_raw()
-            && self.client == other.client
+            && self.origin == other.origin
             && self.refresh == other.refresh
     }
 }
@@ -253,17 +292,20 @@ pub struct Rotation {
     pub at: Timestamp,
 }
 
+/// Sessions by key hash, hashed by the hash's own first bytes.
+type SessionTable = HashMap<SessionHash, Session, BuildHasherDefault<IdentityHasher>>;
+
 /// Everything the log says, folded.
 ///
 /// Equality is semantic ([`State::first_difference`] is empty): the order inside the per-user
 /// session lists does not count.
 #[derive(Debug)]
 pub struct State {
-    users: HashMap<UserId, User>,
+    users: UserMap<User>,
     by_email: HashMap<String, UserId>,
     by_username: HashMap<String, UserId>,
-    sessions: HashMap<SessionHash, Session, BuildHasherDefault<IdentityHasher>>,
-    by_user: HashMap<UserId, Vec<SessionHash>>,
+    sessions: SessionTable,
+    by_user: UserMap<Vec<SessionHash>>,
     /// Refresh tokens rotated out within the last grace window: tells a retry (plain 400
     /// after a restart) from a reuse (revocation). Bounded by rotations per grace window.
     recent_rotations: HashMap<Jti, Rotation>,
@@ -281,13 +323,14 @@ impl PartialEq for State {
     }
 }
 
-fn client_info(user_agent: Option<&str>, ip: Option<&str>) -> Option<Box<ClientInfo>> {
-    if user_agent.is_none() && ip.is_none() {
+fn origin(user_agent: Option<&str>, ip: Option<&str>, method: AuthMethod) -> Option<Box<Origin>> {
+    if user_agent.is_none() && ip.is_none() && method == AuthMethod::Unknown {
         return None;
     }
-    Some(Box::new(ClientInfo {
+    Some(Box::new(Origin {
         user_agent: user_agent.map(Box::from),
         ip: ip.map(Box::from),
+        method,
     }))
 }
 
@@ -295,11 +338,11 @@ impl State {
     /// An empty state; `grace_ms` is how long rotated-out refresh tokens are remembered.
     pub fn new(grace_ms: i64) -> State {
         State {
-            users: HashMap::new(),
+            users: UserMap::default(),
             by_email: HashMap::new(),
             by_username: HashMap::new(),
             sessions: HashMap::default(),
-            by_user: HashMap::new(),
+            by_user: UserMap::default(),
             recent_rotations: HashMap::new(),
             rotation_order: VecDeque::new(),
             next_session_no: 1,
@@ -333,6 +376,21 @@ impl State {
                     },
                 );
             }
+            Event::SessionCreatedV1 {
+                session,
+                user,
+                expires_at,
+                user_agent,
+                ip,
+                refresh,
+            } => self.create_session(
+                *session,
+                *user,
+                at,
+                *expires_at,
+                origin(user_agent.as_deref(), ip.as_deref(), AuthMethod::Unknown),
+                *refresh,
+            ),
             Event::SessionCreated {
                 session,
                 user,
@@ -340,20 +398,15 @@ impl State {
                 user_agent,
                 ip,
                 refresh,
-            } => {
-                let no = self.next_session_no;
-                self.next_session_no += 1;
-                let record = Session {
-                    no,
-                    user: *user,
-                    created_at: at,
-                    expires_at: *expires_at,
-                    seen: AtomicI64::new(at.as_millis()),
-                    client: client_info(user_agent.as_deref(), ip.as_deref()),
-                    refresh: RefreshTokens::from_vec(refresh.iter().copied().collect()),
-                };
-                self.insert_session(*session, record);
-            }
+                method,
+            } => self.create_session(
+                *session,
+                *user,
+                at,
+                *expires_at,
+                origin(user_agent.as_deref(), ip.as_deref(), *method),
+                *refresh,
+            ),
             Event::SessionRevoked { session, .. } => self.remove_session(session),
             Event::RefreshRotated {
                 session,
@@ -518,7 +571,7 @@ impl State {
                 other.sessions.len()
             ));
         }
-        let sorted = |m: &HashMap<UserId, Vec<SessionHash>>| {
+        let sorted = |m: &UserMap<Vec<SessionHash>>| {
             let mut v: Vec<(UserId, Vec<SessionHash>)> = m
                 .iter()
                 .map(|(u, l)| {
@@ -548,6 +601,29 @@ impl State {
             return Some(format!("max_user {} vs {}", self.max_user, other.max_user));
         }
         None
+    }
+
+    fn create_session(
+        &mut self,
+        hash: SessionHash,
+        user: UserId,
+        at: Timestamp,
+        expires_at: Timestamp,
+        origin: Option<Box<Origin>>,
+        refresh: Option<(Jti, Timestamp)>,
+    ) {
+        let no = self.next_session_no;
+        self.next_session_no += 1;
+        let record = Session {
+            no,
+            user,
+            created_at: at,
+            expires_at,
+            seen: AtomicI64::new(at.as_millis()),
+            origin,
+            refresh: refresh.map_or_else(RefreshTokens::default, RefreshTokens::one),
+        };
+        self.insert_session(hash, record);
     }
 
     fn insert_session(&mut self, hash: SessionHash, session: Session) {

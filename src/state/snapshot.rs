@@ -1,17 +1,46 @@
 //! Encoding the folded state as a snapshot, and back.
 //!
-//! A snapshot is `version: u16 LE | bincode(SnapshotV1)`. Like events, a snapshot format never
-//! changes once written; a new layout gets a new version. Sessions appear by key hash only.
+//! A snapshot is `version: u16 LE | body`. Like events, a snapshot format never changes once
+//! written; a new layout gets a new version, and every older version still loads (fixtures in
+//! `tests/fixtures/snapshots/`). Sessions appear by key hash only. This build writes version 2.
+//!
+//! Version 1 is `bincode(SnapshotV1)`: simple, but loading a million sessions spent most of a
+//! second decoding records one field at a time into an intermediate vector.
+//!
+//! Version 2 is laid out for start-up. All integers are little-endian:
+//!
+//! ```text
+//! last_seq u64 | next_session_no u64
+//! users_len u64     | bincode(Vec<User>)
+//! strings_len u64   | bincode(Vec<String>)        distinct user agents and IPs
+//! rotations_len u64 | bincode(Vec<(Timestamp, Jti, SessionHash)>)
+//! extras_len u64    | bincode(Vec<(u64, Vec<(Jti, Timestamp)>)>)  sessions with 2+ refresh tokens
+//! session_count u64 | session_count fixed records of RECORD bytes:
+//!   hash [32] | no u64 | user u64 | created_at i64 | expires_at i64 | seen i64
+//!   | refresh jti [16] | refresh exp i64 | user_agent u32 | ip u32 | flags u8
+//! ```
+//!
+//! A string reference is 0 for none or 1 + its index in the string table. `flags` bits 0-1:
+//! refresh tokens (0 none, 1 the one inline, 2 in `extras`), bits 2-3: the [`AuthMethod`]
+//! (0 unknown, 1 sign-up, 2 password); other bits are zero. Records are in the order the
+//! session table's buckets take them (see [`bucket`]), so loading inserts almost sequentially.
+//! Loading runs on two threads: this one decodes the records into the session table while a
+//! second one builds the users, their indexes and the per-user session lists.
 
 use std::sync::atomic::AtomicI64;
+use std::thread;
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::event::{Jti, Seq, SessionHash, UserId};
-use crate::state::{RefreshTokens, Rotation, Session, State, User};
+use crate::event::{AuthMethod, Jti, Seq, SessionHash, UserId};
+use crate::state::{Origin, RefreshTokens, Rotation, Session, State, User, origin};
 
-const SNAPSHOT_VERSION: u16 = 1;
+/// The version this build writes.
+const SNAPSHOT_VERSION: u16 = 2;
+
+/// Bytes of one session record in a version-2 snapshot.
+const RECORD: usize = 32 + 8 * 5 + 16 + 8 + 4 + 4 + 1;
 
 /// Why a snapshot could not be read.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -31,52 +60,60 @@ pub enum SnapshotError {
     },
 }
 
-#[derive(Serialize, Deserialize)]
-struct SessionRecord {
-    hash: SessionHash,
-    no: u64,
-    user: UserId,
-    created_at: Timestamp,
-    expires_at: Timestamp,
-    seen: Timestamp,
-    user_agent: Option<String>,
-    ip: Option<String>,
-    refresh: RefreshTokens,
-}
-
-#[derive(Serialize, Deserialize)]
-struct SnapshotV1 {
-    last_seq: Seq,
-    next_session_no: u64,
-    users: Vec<User>,
-    sessions: Vec<SessionRecord>,
-    rotations: Vec<(Timestamp, Jti, SessionHash)>,
+fn invalid(reason: impl Into<String>) -> SnapshotError {
+    SnapshotError::Invalid {
+        reason: reason.into(),
+    }
 }
 
 impl State {
-    /// Encodes the state as snapshot bytes.
+    /// Encodes the state as snapshot bytes (the current version).
     pub fn to_snapshot(&self) -> Vec<u8> {
-        let mut users: Vec<User> = self.users.values().cloned().collect();
+        let mut users: Vec<&User> = self.users.values().collect();
         users.sort_by_key(|u| u.id);
-        let mut sessions: Vec<SessionRecord> = self
+        // Deterministic bytes, in the order `from_snapshot` inserts (see there).
+        let mask = bucket_mask(self.sessions.len());
+        let mut sessions: Vec<(u64, &SessionHash, &Session)> = self
             .sessions
             .iter()
-            .map(|(hash, s)| SessionRecord {
-                hash: *hash,
-                no: s.no,
-                user: s.user,
-                created_at: s.created_at,
-                expires_at: s.expires_at,
-                seen: s.last_seen(),
-                user_agent: s.user_agent().map(str::to_owned),
-                ip: s.ip().map(str::to_owned),
-                refresh: s.refresh.clone(),
-            })
+            .map(|(hash, s)| (bucket(hash, mask), hash, s))
             .collect();
-        // Deterministic bytes, in the order `from_snapshot` inserts (see there).
-        let mask = bucket_mask(sessions.len());
-        sessions.sort_unstable_by_key(|r| (bucket(&r.hash, mask), r.hash));
-        let rotations = self
+        sessions.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| a.1.cmp(b.1)));
+
+        let mut strings = StringTable::default();
+        let mut extras: Vec<(u64, Vec<(Jti, Timestamp)>)> = Vec::new();
+        let mut records = Vec::with_capacity(sessions.len() * RECORD);
+        for (index, (_, hash, s)) in (0u64..).zip(&sessions) {
+            let (jti, exp, refresh_bits) = match s.refresh.as_slice() {
+                [] => (Jti([0; 16]), Timestamp::from_millis(0), 0u8),
+                [(jti, exp)] => (*jti, *exp, 1),
+                many => {
+                    extras.push((index, many.to_vec()));
+                    (Jti([0; 16]), Timestamp::from_millis(0), 2)
+                }
+            };
+            let method_bits: u8 = match s.method() {
+                AuthMethod::Unknown => 0,
+                AuthMethod::SignUp => 1,
+                AuthMethod::Password => 2,
+            };
+            records.extend_from_slice(&hash.0);
+            for word in [
+                s.no,
+                s.user.0,
+                s.created_at.as_millis() as u64,
+                s.expires_at.as_millis() as u64,
+                s.seen_raw() as u64,
+            ] {
+                records.extend_from_slice(&word.to_le_bytes());
+            }
+            records.extend_from_slice(&jti.0);
+            records.extend_from_slice(&exp.as_millis().to_le_bytes());
+            records.extend_from_slice(&strings.reference(s.user_agent()).to_le_bytes());
+            records.extend_from_slice(&strings.reference(s.ip()).to_le_bytes());
+            records.push(refresh_bits | method_bits << 2);
+        }
+        let rotations: Vec<(Timestamp, Jti, SessionHash)> = self
             .rotation_order
             .iter()
             .filter_map(|(at, jti)| {
@@ -86,23 +123,20 @@ impl State {
                     .map(|r| (*at, *jti, r.session))
             })
             .collect();
-        let snapshot = SnapshotV1 {
-            last_seq: self.last_seq,
-            next_session_no: self.next_session_no,
-            users,
-            sessions,
-            rotations,
-        };
+
         let mut out = SNAPSHOT_VERSION.to_le_bytes().to_vec();
-        // why: serde encoding of owned plain data into a Vec has no failure mode but a bug;
-        // an empty body would then fail loudly at the next open rather than panic here.
-        let body = bincode::serde::encode_to_vec(&snapshot, bincode::config::standard())
-            .unwrap_or_default();
-        out.extend_from_slice(&body);
+        out.extend_from_slice(&self.last_seq.0.to_le_bytes());
+        out.extend_from_slice(&self.next_session_no.to_le_bytes());
+        put_section(&mut out, &users);
+        put_section(&mut out, &strings.strings);
+        put_section(&mut out, &rotations);
+        put_section(&mut out, &extras);
+        out.extend_from_slice(&(sessions.len() as u64).to_le_bytes());
+        out.extend_from_slice(&records);
         out
     }
 
-    /// Rebuilds a state from snapshot bytes.
+    /// Rebuilds a state from snapshot bytes of any version this build knows.
     ///
     /// # Errors
     ///
@@ -111,18 +145,308 @@ impl State {
         let version = bytes
             .get(..2)
             .map(|v| u16::from_le_bytes([v[0], v[1]]))
-            .ok_or(SnapshotError::Invalid {
-                reason: "empty".into(),
-            })?;
-        if version != SNAPSHOT_VERSION {
-            return Err(SnapshotError::UnknownVersion { version });
+            .ok_or_else(|| invalid("empty"))?;
+        match version {
+            1 => v1::decode(&bytes[2..], grace_ms),
+            2 => decode_v2(&bytes[2..], grace_ms),
+            _ => Err(SnapshotError::UnknownVersion { version }),
         }
+    }
+}
+
+/// Distinct strings in first-use order, referenced as 1 + index (0 = none).
+#[derive(Default)]
+struct StringTable<'a> {
+    strings: Vec<&'a str>,
+    index: std::collections::HashMap<&'a str, u32>,
+}
+
+impl<'a> StringTable<'a> {
+    fn reference(&mut self, s: Option<&'a str>) -> u32 {
+        let Some(s) = s else { return 0 };
+        let next = self.strings.len() as u32 + 1;
+        *self.index.entry(s).or_insert_with(|| {
+            self.strings.push(s);
+            next
+        })
+    }
+}
+
+fn put_section<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // why: serde encoding of plain in-memory data into a Vec has no failure mode but a bug;
+    // an empty section would then fail loudly at the next open rather than panic here.
+    let body =
+        bincode::serde::encode_to_vec(value, bincode::config::standard()).unwrap_or_default();
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&body);
+}
+
+/// Reads the body of a version-2 snapshot front to back.
+struct Reader<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], SnapshotError> {
+        if self.rest.len() < n {
+            return Err(invalid(format!("truncated in {what}")));
+        }
+        let (head, tail) = self.rest.split_at(n);
+        self.rest = tail;
+        Ok(head)
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64, SnapshotError> {
+        Ok(u64_at(self.take(8, what)?, 0))
+    }
+
+    fn section<T: for<'de> Deserialize<'de>>(&mut self, what: &str) -> Result<T, SnapshotError> {
+        let len = usize::try_from(self.u64(what)?).map_err(|_| invalid(what.to_owned()))?;
+        let body = self.take(len, what)?;
+        let (value, used) = bincode::serde::decode_from_slice(body, bincode::config::standard())
+            .map_err(|e| invalid(format!("{what}: {e}")))?;
+        if used != len {
+            return Err(invalid(format!("{what}: trailing bytes")));
+        }
+        Ok(value)
+    }
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    let mut word = [0; 8];
+    word.copy_from_slice(&bytes[at..at + 8]);
+    u64::from_le_bytes(word)
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    let mut word = [0; 4];
+    word.copy_from_slice(&bytes[at..at + 4]);
+    u32::from_le_bytes(word)
+}
+
+fn hash_at(record: &[u8]) -> SessionHash {
+    let mut hash = [0; 32];
+    hash.copy_from_slice(&record[..32]);
+    SessionHash(hash)
+}
+
+/// What the second loading thread builds: the users and every index over them.
+struct UserIndexes {
+    users: super::UserMap<User>,
+    by_email: std::collections::HashMap<String, UserId>,
+    by_username: std::collections::HashMap<String, UserId>,
+    by_user: super::UserMap<Vec<SessionHash>>,
+    max_user: u64,
+}
+
+fn decode_v2(body: &[u8], grace_ms: i64) -> Result<State, SnapshotError> {
+    let mut reader = Reader { rest: body };
+    let last_seq = Seq(reader.u64("header")?);
+    let next_session_no = reader.u64("header")?;
+    let users_len = usize::try_from(reader.u64("users")?).map_err(|_| invalid("users"))?;
+    let users_bytes = reader.take(users_len, "users")?;
+    let strings: Vec<String> = reader.section("strings")?;
+    let rotations: Vec<(Timestamp, Jti, SessionHash)> = reader.section("rotations")?;
+    let extras: Vec<(u64, Vec<(Jti, Timestamp)>)> = reader.section("extras")?;
+    let count = usize::try_from(reader.u64("sessions")?).map_err(|_| invalid("sessions"))?;
+    let records_len = count
+        .checked_mul(RECORD)
+        .ok_or_else(|| invalid("session count"))?;
+    let records = reader.take(records_len, "sessions")?;
+    if !reader.rest.is_empty() {
+        return Err(invalid("trailing bytes"));
+    }
+
+    let (indexes, sessions) = thread::scope(|scope| {
+        let users = scope.spawn(|| user_indexes(users_bytes, records, count));
+        let sessions = session_table(records, count, &strings, &extras);
+        // A panic in the other thread is a bug; report it as a bad snapshot, not a crash.
+        let users = users
+            .join()
+            .unwrap_or_else(|_| Err(invalid("user index builder failed")));
+        (users, sessions)
+    });
+    let (indexes, sessions) = (indexes?, sessions?);
+
+    let mut state = State::new(grace_ms);
+    state.last_seq = last_seq;
+    state.next_session_no = next_session_no;
+    state.users = indexes.users;
+    state.by_email = indexes.by_email;
+    state.by_username = indexes.by_username;
+    state.by_user = indexes.by_user;
+    state.max_user = indexes.max_user;
+    state.sessions = sessions;
+    for (at, jti, session) in rotations {
+        state.recent_rotations.insert(jti, Rotation { session, at });
+        state.rotation_order.push_back((at, jti));
+    }
+    Ok(state)
+}
+
+/// The session table, from the fixed records in bucket order.
+fn session_table(
+    records: &[u8],
+    count: usize,
+    strings: &[String],
+    extras: &[(u64, Vec<(Jti, Timestamp)>)],
+) -> Result<super::SessionTable, SnapshotError> {
+    let mut table = super::SessionTable::default();
+    table.reserve(count);
+    let string = |reference: u32| -> Result<Option<&str>, SnapshotError> {
+        match reference {
+            0 => Ok(None),
+            r => strings
+                .get(r as usize - 1)
+                .map(|s| Some(s.as_str()))
+                .ok_or_else(|| invalid("string reference out of range")),
+        }
+    };
+    let mut extras = extras.iter().peekable();
+    for (index, record) in (0u64..).zip(records.chunks_exact(RECORD)) {
+        let hash = hash_at(record);
+        let flags = record[RECORD - 1];
+        let refresh = match flags & 0b11 {
+            0 => RefreshTokens::default(),
+            1 => {
+                let mut jti = [0; 16];
+                jti.copy_from_slice(&record[72..88]);
+                let exp = Timestamp::from_millis(u64_at(record, 88) as i64);
+                RefreshTokens::one((Jti(jti), exp))
+            }
+            2 => match extras.next() {
+                Some((at, tokens)) if *at == index && tokens.len() > 1 => {
+                    RefreshTokens::from_vec(tokens.clone())
+                }
+                _ => return Err(invalid("refresh tokens missing from extras")),
+            },
+            _ => return Err(invalid("unknown refresh flag")),
+        };
+        let method = match (flags >> 2) & 0b11 {
+            0 => AuthMethod::Unknown,
+            1 => AuthMethod::SignUp,
+            2 => AuthMethod::Password,
+            _ => return Err(invalid("unknown authentication method")),
+        };
+        if flags >> 4 != 0 {
+            return Err(invalid("unknown session flags"));
+        }
+        let origin: Option<Box<Origin>> = origin(
+            string(u32_at(record, 96))?,
+            string(u32_at(record, 100))?,
+            method,
+        );
+        let session = Session {
+            no: u64_at(record, 32),
+            user: UserId(u64_at(record, 40)),
+            created_at: Timestamp::from_millis(u64_at(record, 48) as i64),
+            expires_at: Timestamp::from_millis(u64_at(record, 56) as i64),
+            seen: AtomicI64::new(u64_at(record, 64) as i64),
+            origin,
+            refresh,
+        };
+        if table.insert(hash, session).is_some() {
+            return Err(invalid("a session appears twice"));
+        }
+    }
+    if extras.next().is_some() {
+        return Err(invalid("extras name no session"));
+    }
+    Ok(table)
+}
+
+/// Users, their e-mail and username indexes, and each user's sessions.
+fn user_indexes(
+    users_bytes: &[u8],
+    records: &[u8],
+    count: usize,
+) -> Result<UserIndexes, SnapshotError> {
+    let (users, used): (Vec<User>, usize) =
+        bincode::serde::decode_from_slice(users_bytes, bincode::config::standard())
+            .map_err(|e| invalid(format!("users: {e}")))?;
+    if used != users_bytes.len() {
+        return Err(invalid("users: trailing bytes"));
+    }
+    let mut indexes = UserIndexes {
+        users: super::UserMap::with_capacity_and_hasher(users.len(), Default::default()),
+        by_email: std::collections::HashMap::with_capacity(users.len()),
+        by_username: std::collections::HashMap::with_capacity(users.len()),
+        by_user: super::UserMap::default(),
+        max_user: 0,
+    };
+    for user in users {
+        indexes.max_user = indexes.max_user.max(user.id.0);
+        indexes.by_email.insert(user.email.clone(), user.id);
+        indexes.by_username.insert(user.username.clone(), user.id);
+        indexes.users.insert(user.id, user);
+    }
+    // Count first, so every list is allocated once at its final size.
+    let mut sizes: super::UserMap<usize> =
+        super::UserMap::with_capacity_and_hasher(indexes.users.len(), Default::default());
+    for record in records.chunks_exact(RECORD) {
+        *sizes.entry(UserId(u64_at(record, 40))).or_default() += 1;
+    }
+    let mut by_user: super::UserMap<Vec<SessionHash>> =
+        super::UserMap::with_capacity_and_hasher(sizes.len(), Default::default());
+    for (user, size) in sizes {
+        by_user.insert(user, Vec::with_capacity(size));
+    }
+    for record in records.chunks_exact(RECORD) {
+        if let Some(list) = by_user.get_mut(&UserId(u64_at(record, 40))) {
+            list.push(hash_at(record));
+        }
+    }
+    debug_assert_eq!(by_user.values().map(Vec::len).sum::<usize>(), count);
+    indexes.by_user = by_user;
+    Ok(indexes)
+}
+
+/// The bucket mask of a hash table sized for `n` entries (hashbrown's 7/8 load factor).
+fn bucket_mask(n: usize) -> u64 {
+    (n.saturating_mul(8) / 7)
+        .next_power_of_two()
+        .saturating_sub(1) as u64
+}
+
+/// The bucket a session lands in, given the table's mask: the session table hashes a session
+/// by its hash's first 8 bytes (see `SessionHash`'s `Hash`) and picks a bucket by the low bits,
+/// so sorting by those bits turns a million random writes into a nearly sequential sweep over
+/// the table (start-up is dominated by cache misses otherwise). The mask matches any
+/// power-of-two table at least this large.
+fn bucket(hash: &SessionHash, mask: u64) -> u64 {
+    hash.prefix() & mask
+}
+
+/// Version 1: `bincode(SnapshotV1)`. Decoded, never written.
+mod v1 {
+    use super::*;
+
+    #[derive(Serialize, Deserialize)]
+    struct SessionRecord {
+        hash: SessionHash,
+        no: u64,
+        user: UserId,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+        seen: Timestamp,
+        user_agent: Option<String>,
+        ip: Option<String>,
+        refresh: RefreshTokens,
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct SnapshotV1 {
+        last_seq: Seq,
+        next_session_no: u64,
+        users: Vec<User>,
+        sessions: Vec<SessionRecord>,
+        rotations: Vec<(Timestamp, Jti, SessionHash)>,
+    }
+
+    pub(super) fn decode(body: &[u8], grace_ms: i64) -> Result<State, SnapshotError> {
         let (snapshot, _): (SnapshotV1, usize) =
-            bincode::serde::decode_from_slice(&bytes[2..], bincode::config::standard()).map_err(
-                |e| SnapshotError::Invalid {
-                    reason: e.to_string(),
-                },
-            )?;
+            bincode::serde::decode_from_slice(body, bincode::config::standard())
+                .map_err(|e| invalid(e.to_string()))?;
         let mut state = State::new(grace_ms);
         state.last_seq = snapshot.last_seq;
         state.next_session_no = snapshot.next_session_no;
@@ -135,11 +459,6 @@ impl State {
         }
         state.sessions.reserve(snapshot.sessions.len());
         let mut sessions = snapshot.sessions;
-        // Insert in bucket order: the index hashes a session by its hash's first 8 bytes and
-        // picks a bucket by the low bits, so sorting by those bits turns a million random
-        // writes into a nearly sequential sweep over the table (start-up is dominated by cache
-        // misses otherwise). The mask matches any power-of-two table at least this large.
-        // Snapshots are written in this order already, so this sort is a linear check.
         let mask = bucket_mask(sessions.len());
         sessions.sort_unstable_by_key(|r| (bucket(&r.hash, mask), r.hash));
         for r in sessions {
@@ -149,7 +468,11 @@ impl State {
                 created_at: r.created_at,
                 expires_at: r.expires_at,
                 seen: AtomicI64::new(r.seen.as_millis()),
-                client: super::client_info(r.user_agent.as_deref(), r.ip.as_deref()),
+                origin: origin(
+                    r.user_agent.as_deref(),
+                    r.ip.as_deref(),
+                    AuthMethod::Unknown,
+                ),
                 refresh: r.refresh,
             };
             state.insert_session(r.hash, session);
@@ -162,16 +485,114 @@ impl State {
     }
 }
 
-/// The bucket mask of a hash table sized for `n` entries (hashbrown's 7/8 load factor).
-fn bucket_mask(n: usize) -> u64 {
-    (n.saturating_mul(8) / 7)
-        .next_power_of_two()
-        .saturating_sub(1) as u64
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Envelope, Event};
 
-/// The bucket a session lands in, given the table's mask.
-fn bucket(hash: &SessionHash, mask: u64) -> u64 {
-    let mut prefix = [0u8; 8];
-    prefix.copy_from_slice(&hash.0[..8]);
-    u64::from_le_bytes(prefix) & mask
+    fn state() -> State {
+        let mut state = State::new(10_000);
+        let at = Timestamp::from_millis(1_767_225_600_000);
+        let mut seq = 0;
+        let mut next = |event| {
+            seq += 1;
+            Envelope {
+                version: crate::event::FORMAT_VERSION,
+                seq: Seq(seq),
+                at,
+                event,
+            }
+        };
+        for user in 1..=3u64 {
+            state.apply(&next(Event::UserSignedUp {
+                user: UserId(user),
+                email: format!("u{user}@example.com"),
+                username: format!("u{user}"),
+                password_hash: String::new(),
+            }));
+        }
+        for i in 0..40u8 {
+            let method = [
+                AuthMethod::Unknown,
+                AuthMethod::SignUp,
+                AuthMethod::Password,
+            ][usize::from(i % 3)];
+            state.apply(&next(Event::SessionCreated {
+                session: SessionHash([i; 32]),
+                user: UserId(1 + u64::from(i % 3)),
+                expires_at: at.plus_secs(3_600),
+                user_agent: (i % 2 == 0).then(|| format!("agent/{}", i % 4)),
+                ip: (i % 5 != 0).then(|| "192.0.2.1".to_owned()),
+                refresh: (i % 4 != 0).then_some((Jti([i; 16]), at.plus_secs(60))),
+                method,
+            }));
+        }
+        // A session with two live refresh tokens goes to the extras section.
+        state
+            .sessions
+            .get_mut(&SessionHash([1; 32]))
+            .unwrap()
+            .refresh
+            .push((Jti([200; 16]), at.plus_secs(90)));
+        state.apply(&next(Event::RefreshRotated {
+            session: SessionHash([2; 32]),
+            old: Jti([2; 16]),
+            new: Jti([201; 16]),
+            expires_at: at.plus_secs(120),
+        }));
+        state
+    }
+
+    #[test]
+    fn round_trip() {
+        let state = state();
+        let bytes = state.to_snapshot();
+        let loaded = State::from_snapshot(&bytes, 10_000).unwrap();
+        assert_eq!(loaded.first_difference(&state), None);
+        assert_eq!(loaded.to_snapshot(), bytes);
+    }
+
+    #[test]
+    fn every_truncation_and_trailing_byte_is_an_error() {
+        let bytes = state().to_snapshot();
+        for len in 0..bytes.len() {
+            assert!(
+                State::from_snapshot(&bytes[..len], 10_000).is_err(),
+                "{len}"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(State::from_snapshot(&longer, 10_000).is_err());
+    }
+
+    /// The snapshot file is checksummed, but a corrupt body must still be an error, never a
+    /// panic: flip every bit of the fixed records and the headers.
+    #[test]
+    fn flipped_bits_never_panic() {
+        let bytes = state().to_snapshot();
+        for i in 0..bytes.len() * 8 {
+            let mut bad = bytes.clone();
+            bad[i / 8] ^= 1 << (i % 8);
+            let _ = State::from_snapshot(&bad, 10_000);
+        }
+    }
+
+    #[test]
+    fn unknown_flags_and_references_are_rejected() {
+        let bytes = state().to_snapshot();
+        let first_record = bytes.len() - 40 * RECORD;
+        let mut bad = bytes.clone();
+        bad[first_record + RECORD - 1] |= 0b1_0000;
+        assert!(State::from_snapshot(&bad, 10_000).is_err());
+        let mut bad = bytes.clone();
+        bad[first_record + 96..first_record + 100].copy_from_slice(&999u32.to_le_bytes());
+        assert!(State::from_snapshot(&bad, 10_000).is_err());
+        let mut bad = bytes;
+        bad[0] = 9;
+        assert_eq!(
+            State::from_snapshot(&bad, 10_000).unwrap_err(),
+            SnapshotError::UnknownVersion { version: 9 }
+        );
+    }
 }

@@ -190,32 +190,40 @@ impl EventStore for SledStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::io("open snapshot", e)),
         };
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)
-            .map_err(|e| StoreError::io("read snapshot", e))?;
         let corrupt = |reason: &str| StoreError::CorruptSnapshot {
             path: path.clone(),
             reason: reason.to_string(),
         };
-        if bytes.len() < 28 || &bytes[..8] != SNAPSHOT_MAGIC {
+        let read = |e| StoreError::io("read snapshot", e);
+        // The header first, then the body straight into a buffer of its final size: a
+        // snapshot of a million sessions is 100 MB, not worth growing and shifting.
+        let mut header = [0u8; 28];
+        if let Err(e) = file.read_exact(&mut header) {
+            return match e.kind() {
+                std::io::ErrorKind::UnexpectedEof => Err(corrupt("bad header")),
+                _ => Err(read(e)),
+            };
+        }
+        if &header[..8] != SNAPSHOT_MAGIC {
             return Err(corrupt("bad header"));
         }
         let word = |at: usize| -> [u8; 8] {
             let mut w = [0; 8];
-            w.copy_from_slice(&bytes[at..at + 8]);
+            w.copy_from_slice(&header[at..at + 8]);
             w
         };
         let seq = Seq(u64::from_le_bytes(word(8)));
-        let crc = [bytes[16], bytes[17], bytes[18], bytes[19]];
+        let crc = [header[16], header[17], header[18], header[19]];
         let len = u64::from_le_bytes(word(20));
-        let body = &bytes[28..];
-        if body.len() as u64 != len {
+        let on_disk = file.metadata().map_err(read)?.len();
+        if on_disk.checked_sub(28) != Some(len) {
             return Err(corrupt("length mismatch"));
         }
-        if crc32fast::hash(body).to_le_bytes() != crc {
+        let mut bytes = vec![0u8; usize::try_from(len).map_err(|_| corrupt("length mismatch"))?];
+        file.read_exact(&mut bytes).map_err(read)?;
+        if crc32fast::hash(&bytes).to_le_bytes() != crc {
             return Err(corrupt("checksum mismatch"));
         }
-        bytes.drain(..28);
         Ok(Some(Snapshot { seq, bytes }))
     }
 

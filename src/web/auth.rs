@@ -14,7 +14,7 @@ use crate::accounts::email::{normalize_email, username_base};
 use crate::accounts::password::{MAX_PASSWORD_BYTES, hash_password, verify_dummy, verify_password};
 use crate::accounts::validators::{UserAttributes, validate_password};
 use crate::engine::{EngineError, SessionInfo, SessionMeta};
-use crate::event::RevokeReason;
+use crate::event::{AuthMethod, RevokeReason};
 use crate::state::User;
 use crate::token::strategy::{
     Authenticated, Issued, RefreshError, RequestCredentials, Resolved, resolve,
@@ -74,7 +74,7 @@ pub(crate) async fn signup(app: &Arc<App>, request: &Request) -> Result<ApiReply
     if app.engine.user_by_email(&email).is_some() {
         return Err(email_taken());
     }
-    let meta = session_meta(request);
+    let meta = session_meta(request, AuthMethod::SignUp);
     let engine = app.engine.clone();
     let strategy = Arc::clone(&app.strategy);
     let password = credentials.password;
@@ -90,7 +90,8 @@ pub(crate) async fn signup(app: &Arc<App>, request: &Request) -> Result<ApiReply
         Ok::<_, ApiError>((user, issued))
     })
     .await??;
-    Ok(authenticated(app, &user, json!([]), Some(&issued)))
+    let methods = methods(&user, &issued.session);
+    Ok(authenticated(app, &user, methods, Some(&issued)))
 }
 
 /// `POST auth/login`.
@@ -138,16 +139,12 @@ pub(crate) async fn login(app: &Arc<App>, request: &Request) -> Result<ApiReply,
         return Err(ApiError::Conflict);
     }
     app.limits.clear(Limit::LoginFailedEmail, &email);
-    let meta = session_meta(request);
+    let meta = session_meta(request, AuthMethod::Password);
     let engine = app.engine.clone();
     let strategy = Arc::clone(&app.strategy);
     let session_user = user.clone();
     let issued = blocking(move || strategy.create_session(&engine, &session_user, meta)).await??;
-    let methods = json!([{
-        "method": "password",
-        "at": app.engine.now().as_secs_f64(),
-        "email": user.email,
-    }]);
+    let methods = methods(&user, &issued.session);
     Ok(authenticated(app, &user, methods, Some(&issued)))
 }
 
@@ -155,7 +152,21 @@ pub(crate) async fn login(app: &Arc<App>, request: &Request) -> Result<ApiReply,
 pub(crate) fn session(app: &App, request: &Request) -> Result<ApiReply, ApiError> {
     let (auth, user) = require_session(app, &request.headers)?;
     app.engine.touch(&auth.session.hash);
-    Ok(authenticated(app, &user, json!([]), None))
+    let methods = methods(&user, &auth.session);
+    Ok(authenticated(app, &user, methods, None))
+}
+
+/// allauth's `methods` of a session: how the user authenticated when it began. A sign-up lists
+/// none; a password login lists `{method, at, email}`, `at` in float epoch seconds.
+fn methods(user: &User, session: &SessionInfo) -> Value {
+    match session.method {
+        AuthMethod::Password => json!([{
+            "method": "password",
+            "at": session.created_at.as_secs_f64(),
+            "email": user.email,
+        }]),
+        AuthMethod::SignUp | AuthMethod::Unknown => json!([]),
+    }
 }
 
 /// `DELETE auth/session`: revokes the session and answers the 401 anonymous body.
@@ -311,8 +322,9 @@ fn client_ip(request: &Request) -> String {
         .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
 }
 
-fn session_meta(request: &Request) -> SessionMeta {
+fn session_meta(request: &Request, method: AuthMethod) -> SessionMeta {
     SessionMeta {
+        method,
         user_agent: request
             .headers
             .get(header::USER_AGENT)

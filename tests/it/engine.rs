@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use hallpass::EngineConfig;
 use hallpass::engine::{EngineError, RotateOutcome, SessionMeta, Successor};
-use hallpass::event::{Jti, RevokeReason};
+use hallpass::event::{AuthMethod, Jti, RevokeReason};
 
 use crate::util::{T0, mem_engine, open, session_with_refresh, user};
 
@@ -44,12 +44,14 @@ fn session_lifecycle_and_expiry() {
     let meta = SessionMeta {
         user_agent: Some("curl/8".into()),
         ip: Some("127.0.0.1".into()),
+        method: AuthMethod::Password,
     };
     let s = engine.create_session(u, meta, None).unwrap();
     let key = s.key.expose().to_owned();
     assert_eq!(key.len(), 32);
     let info = engine.lookup(&key).unwrap();
     assert_eq!(info.user, u);
+    assert_eq!(info.method, AuthMethod::Password);
     assert_eq!(info.expires_at, T0.plus_secs(100));
     assert_eq!(info.user_agent.as_deref(), Some("curl/8"));
     assert!(engine.lookup("not-a-key").is_none());

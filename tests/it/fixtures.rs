@@ -8,12 +8,14 @@ use std::path::PathBuf;
 
 use hallpass::clock::Timestamp;
 use hallpass::event::codec::{decode_envelope, encode_envelope};
-use hallpass::event::{Envelope, Event, Jti, RevokeReason, Seq, SessionHash, UserId};
+use hallpass::event::{
+    AuthMethod, Envelope, Event, FORMAT_VERSION, Jti, RevokeReason, Seq, SessionHash, UserId,
+};
 
-fn v1_cases() -> Vec<(&'static str, Envelope)> {
+fn cases(version: u16) -> Vec<(&'static str, Envelope)> {
     let at = Timestamp::from_millis(1_767_225_600_123);
     let env = |seq, event| Envelope {
-        version: 1,
+        version,
         seq: Seq(seq),
         at,
         event,
@@ -21,7 +23,31 @@ fn v1_cases() -> Vec<(&'static str, Envelope)> {
     let session = SessionHash([0xab; 32]);
     let jti = Jti([0x11; 16]);
     let jti2 = Jti([0x22; 16]);
-    vec![
+    // Format 1 has only the session-created event without a method.
+    let created = |expires_at, user_agent: Option<&str>, ip: Option<&str>, refresh, method| {
+        let (user_agent, ip) = (user_agent.map(Into::into), ip.map(Into::into));
+        if version == 1 {
+            Event::SessionCreatedV1 {
+                session,
+                user: UserId(1),
+                expires_at,
+                user_agent,
+                ip,
+                refresh,
+            }
+        } else {
+            Event::SessionCreated {
+                session,
+                user: UserId(1),
+                expires_at,
+                user_agent,
+                ip,
+                refresh,
+                method,
+            }
+        }
+    };
+    let mut cases = vec![
         (
             "user_signed_up",
             env(
@@ -38,28 +64,20 @@ fn v1_cases() -> Vec<(&'static str, Envelope)> {
             "session_created",
             env(
                 2,
-                Event::SessionCreated {
-                    session,
-                    user: UserId(1),
-                    expires_at: at.plus_secs(1_209_600),
-                    user_agent: Some("okhttp/4.12".into()),
-                    ip: Some("203.0.113.7".into()),
-                    refresh: Some((jti, at.plus_secs(86_400))),
-                },
+                created(
+                    at.plus_secs(1_209_600),
+                    Some("okhttp/4.12"),
+                    Some("203.0.113.7"),
+                    Some((jti, at.plus_secs(86_400))),
+                    AuthMethod::Password,
+                ),
             ),
         ),
         (
             "session_created_bare",
             env(
                 3,
-                Event::SessionCreated {
-                    session,
-                    user: UserId(1),
-                    expires_at: at.plus_secs(60),
-                    user_agent: None,
-                    ip: None,
-                    refresh: None,
-                },
+                created(at.plus_secs(60), None, None, None, AuthMethod::Unknown),
             ),
         ),
         (
@@ -144,78 +162,134 @@ fn v1_cases() -> Vec<(&'static str, Envelope)> {
                 },
             ),
         ),
-    ]
+    ];
+    if version >= 2 {
+        cases.push((
+            "session_created_signup",
+            env(
+                13,
+                created(
+                    at.plus_secs(600),
+                    None,
+                    Some("2001:db8::1"),
+                    None,
+                    AuthMethod::SignUp,
+                ),
+            ),
+        ));
+    }
+    cases
 }
 
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/events/v1")
+fn dir(version: u16) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/events/v{version}"))
 }
 
+/// Every format's fixtures decode to the same events forever. The current format re-encodes
+/// byte for byte; an older one re-encodes to the same body under the current version (format 2
+/// only added a variant).
 #[test]
-fn v1_fixtures_decode_forever() {
-    if std::env::var_os("HALLPASS_WRITE_FIXTURES").is_some() {
-        std::fs::create_dir_all(dir()).unwrap();
-        for (name, envelope) in v1_cases() {
-            let path = dir().join(format!("{name}.bin"));
-            if !path.exists() {
-                let mut bytes = Vec::new();
-                encode_envelope(&envelope, &mut bytes);
-                std::fs::write(path, bytes).unwrap();
+fn event_fixtures_decode_forever() {
+    for version in 1..=FORMAT_VERSION {
+        if std::env::var_os("HALLPASS_WRITE_FIXTURES").is_some() {
+            std::fs::create_dir_all(dir(version)).unwrap();
+            for (name, envelope) in cases(version) {
+                let path = dir(version).join(format!("{name}.bin"));
+                if !path.exists() && version == FORMAT_VERSION {
+                    let mut bytes = Vec::new();
+                    encode_envelope(&envelope, &mut bytes);
+                    std::fs::write(path, bytes).unwrap();
+                }
             }
         }
-    }
-    for (name, expected) in v1_cases() {
-        let path = dir().join(format!("{name}.bin"));
-        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-        let (decoded, used) = decode_envelope(&bytes).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(used, bytes.len(), "{name}: trailing bytes");
-        assert_eq!(decoded, expected, "{name}");
-        // This build still writes version 1 byte for byte.
-        let mut again = Vec::new();
-        encode_envelope(&decoded, &mut again);
-        assert_eq!(again, bytes, "{name}: re-encoding changed");
+        for (name, expected) in cases(version) {
+            let path = dir(version).join(format!("{name}.bin"));
+            let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+            let (decoded, used) =
+                decode_envelope(&bytes).unwrap_or_else(|e| panic!("v{version} {name}: {e}"));
+            assert_eq!(used, bytes.len(), "v{version} {name}: trailing bytes");
+            assert_eq!(decoded, expected, "v{version} {name}");
+            let mut again = Vec::new();
+            encode_envelope(&decoded, &mut again);
+            assert_eq!(
+                again[..2],
+                FORMAT_VERSION.to_le_bytes(),
+                "v{version} {name}"
+            );
+            assert_eq!(
+                again[2..],
+                bytes[2..],
+                "v{version} {name}: body re-encoding changed"
+            );
+        }
     }
 }
 
-/// The state a fixed v1 event history folds into.
-fn fixture_state() -> hallpass::state::State {
+/// The state a fixed event history of `version` folds into.
+fn fixture_state(version: u16) -> hallpass::state::State {
     let mut state = hallpass::state::State::new(10_000);
-    for (_, envelope) in v1_cases() {
+    for (_, envelope) in cases(version) {
         state.apply(&envelope);
     }
     let at = Timestamp::from_millis(1_767_225_600_123);
     for (i, n) in [3u8, 5, 9].into_iter().enumerate() {
+        let (session, user_agent, ip) = (SessionHash([n; 32]), None, Some("192.0.2.1".into()));
+        let (expires_at, refresh) = (at.plus_secs(3_600), Some((Jti([n; 16]), at.plus_secs(60))));
+        let event = if version == 1 {
+            Event::SessionCreatedV1 {
+                session,
+                user: UserId(1),
+                expires_at,
+                user_agent,
+                ip,
+                refresh,
+            }
+        } else {
+            Event::SessionCreated {
+                session,
+                user: UserId(1),
+                expires_at,
+                user_agent,
+                ip,
+                refresh,
+                method: [
+                    AuthMethod::Password,
+                    AuthMethod::SignUp,
+                    AuthMethod::Unknown,
+                ][i],
+            }
+        };
         state.apply(&Envelope {
-            version: 1,
+            version,
             seq: Seq(100 + i as u64),
             at,
-            event: Event::SessionCreated {
-                session: SessionHash([n; 32]),
-                user: UserId(1),
-                expires_at: at.plus_secs(3_600),
-                user_agent: None,
-                ip: Some("192.0.2.1".into()),
-                refresh: Some((Jti([n; 16]), at.plus_secs(60))),
-            },
+            event,
         });
     }
     state
 }
 
-/// `tests/fixtures/snapshots/v1.bin`: a snapshot must load forever, and this build writes the
-/// same bytes for the same state (snapshots are deterministic).
+/// `tests/fixtures/snapshots/v<N>.bin`: every snapshot version loads forever into the state it
+/// was written from, and this build writes the current version's bytes exactly (snapshots are
+/// deterministic).
 #[test]
-fn v1_snapshot_fixture_loads_forever() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/snapshots/v1.bin");
-    let state = fixture_state();
-    if std::env::var_os("HALLPASS_WRITE_FIXTURES").is_some() && !path.exists() {
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, state.to_snapshot()).unwrap();
+fn snapshot_fixtures_load_forever() {
+    for version in 1..=2u16 {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join(format!("tests/fixtures/snapshots/v{version}.bin"));
+        let state = fixture_state(version);
+        if std::env::var_os("HALLPASS_WRITE_FIXTURES").is_some() && !path.exists() && version == 2 {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, state.to_snapshot()).unwrap();
+        }
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        assert_eq!(bytes[..2], version.to_le_bytes());
+        let loaded = hallpass::state::State::from_snapshot(&bytes, 10_000).unwrap();
+        if let Some(diff) = loaded.first_difference(&state) {
+            panic!("snapshot fixture v{version} differs: {diff}");
+        }
+        if version == 2 {
+            assert_eq!(state.to_snapshot(), bytes, "snapshot encoding changed");
+        }
     }
-    let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
-    let loaded = hallpass::state::State::from_snapshot(&bytes, 10_000).unwrap();
-    if let Some(diff) = loaded.first_difference(&state) {
-        panic!("snapshot fixture differs: {diff}");
-    }
-    assert_eq!(state.to_snapshot(), bytes, "snapshot encoding changed");
 }

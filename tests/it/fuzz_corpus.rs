@@ -98,6 +98,7 @@ fn write_seeds() {
             user_agent: Some("ua".into()),
             ip: None,
             refresh: Some((Jti([1; 16]), at.plus_secs(60))),
+            method: hallpass::event::AuthMethod::Password,
         },
         Event::RefreshRotated {
             session,

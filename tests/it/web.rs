@@ -203,6 +203,7 @@ fn flags_beat_env_and_sessions_commands_list_and_revoke() {
             let meta = SessionMeta {
                 user_agent: Some("cli-test".into()),
                 ip: None,
+                ..SessionMeta::default()
             };
             engine.create_session(user, meta, None).unwrap();
         }

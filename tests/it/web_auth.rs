@@ -232,6 +232,14 @@ fn web_login_contract_and_409s() {
     assert_eq!(methods[0]["email"], "e@example.com");
     assert!(methods[0]["at"].is_f64());
     assert_ne!(session_token(&r), session_token(&first));
+    // A later GET auth/session lists the same method (the session records it), and a
+    // signed-up session lists none.
+    let again = session_token(&r);
+    let later = get_session(&server, &[("X-Session-Token", again.as_str())]).assert_envelope(200);
+    assert_eq!(later["data"]["methods"], r["data"]["methods"]);
+    let first_token = session_token(&first);
+    let later = get_session(&server, &[("X-Session-Token", first_token.as_str())]);
+    assert_eq!(later.assert_envelope(200)["data"]["methods"], json!([]));
 
     // Wrong password and unknown e-mail: the same body.
     let wrong = login(&server, "e@example.com", "wrong-password-1").assert_envelope(400);

@@ -19,7 +19,9 @@ use tracing::{error, info, warn};
 use crate::clock::{Clock, Timestamp};
 use crate::engine::{EngineConfig, EngineError, RotateOutcome, SessionInfo, Stats, Successor};
 use crate::event::codec::encode_record;
-use crate::event::{Envelope, Event, FORMAT_VERSION, Jti, RevokeReason, Seq, SessionHash, UserId};
+use crate::event::{
+    AuthMethod, Envelope, Event, FORMAT_VERSION, Jti, RevokeReason, Seq, SessionHash, UserId,
+};
 use crate::state::{State, User};
 use crate::store::{EventStore, Snapshot, StoreError};
 
@@ -35,6 +37,7 @@ pub(super) enum Command {
         user_agent: Option<String>,
         ip: Option<String>,
         refresh: Option<(Jti, Timestamp)>,
+        method: AuthMethod,
     },
     Revoke {
         hash: SessionHash,

@@ -66,6 +66,7 @@ impl Writer {
                 user_agent,
                 ip,
                 refresh,
+                method,
             } => {
                 if state.user(user).is_none() && !o.users.contains(&user) {
                     return Planned {
@@ -94,6 +95,7 @@ impl Writer {
                     last_seen: now,
                     user_agent: user_agent.clone(),
                     ip: ip.clone(),
+                    method,
                 };
                 let event = Event::SessionCreated {
                     session: hash,
@@ -102,6 +104,7 @@ impl Writer {
                     user_agent,
                     ip,
                     refresh,
+                    method,
                 };
                 done(vec![event], Reply::Session(info))
             }

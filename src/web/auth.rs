@@ -13,7 +13,7 @@ use warp::http::{HeaderMap, StatusCode, header};
 use crate::accounts::email::{normalize_email, username_base};
 use crate::accounts::password::{MAX_PASSWORD_BYTES, hash_password, verify_dummy, verify_password};
 use crate::accounts::validators::{UserAttributes, validate_password};
-use crate::engine::{EngineError, SessionInfo, SessionMeta};
+use crate::engine::{EngineError, RevokeSessionsOutcome, SessionInfo, SessionMeta};
 use crate::event::RevokeReason;
 use crate::state::User;
 use crate::token::strategy::{
@@ -203,7 +203,14 @@ pub(crate) async fn end_sessions(app: &Arc<App>, request: &Request) -> Result<Ap
     let ids = dto::session_ids(&request.body)?;
     let engine = app.engine.clone();
     let user = auth.session.user;
-    blocking(move || engine.revoke_user_sessions(user, &ids, RevokeReason::UserRequest)).await??;
+    let outcome =
+        blocking(move || engine.revoke_user_sessions(user, &ids, RevokeReason::UserRequest))
+            .await??;
+    if let RevokeSessionsOutcome::NotUserSession { no } = outcome {
+        return Err(ApiError::Validation(vec![dto::invalid_session_choice(
+            &no.to_string(),
+        )]));
+    }
     if !app.engine.is_live(&auth.session.hash) {
         return Ok(ApiReply::anonymous(app.config.signup_open));
     }

@@ -93,6 +93,16 @@ pub(crate) fn session_ids(body: &[u8]) -> Result<Vec<u64>, ApiError> {
     }
 }
 
+/// Django's `invalid_choice` of `ModelMultipleChoiceField` for `sessions`: `value` (as Python
+/// prints it) is not one of the user's live sessions.
+pub(crate) fn invalid_session_choice(value: &str) -> FieldError {
+    FieldError::field(
+        "sessions",
+        "invalid_choice",
+        format!("Select a valid choice. {value} is not one of the available choices."),
+    )
+}
+
 fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     // serde_json rejects invalid UTF-8 inside strings, so no separate check is needed.
     match serde_json::from_slice::<Value>(body) {

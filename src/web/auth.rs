@@ -198,6 +198,10 @@ pub(crate) fn list_sessions(app: &App, request: &Request) -> Result<ApiReply, Ap
 
 /// `DELETE auth/sessions {sessions: [id, ...]}`: ends those of the user's sessions and answers
 /// the remaining list, or the 401 anonymous body when the current session was among them.
+///
+/// All or nothing, as allauth's form validation before any session ends: an id that is not one
+/// of the user's live sessions is a 400 `invalid_choice` and nothing ends (the engine checks
+/// and revokes in one command, so a concurrent logout cannot half-apply the request).
 pub(crate) async fn end_sessions(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
     let (auth, _) = require_session(app, &request.headers)?;
     let ids = dto::session_ids(&request.body)?;

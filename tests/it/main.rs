@@ -18,3 +18,4 @@ mod tokens;
 mod web;
 mod web_auth;
 mod web_jwt;
+mod web_sessions;

@@ -5,6 +5,7 @@
 //! [`resolve`] exactly as for Rust services. Password hashing and verification and every
 //! engine write run in `spawn_blocking`; failures go back as [`ApiError`] for `reply` to shape.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -35,7 +36,7 @@ pub(crate) async fn signup(app: &Arc<App>, request: &Request) -> Result<ApiReply
     if !app.config.signup_open {
         return Err(ApiError::SignupClosed);
     }
-    let ip = client_ip(request);
+    let ip = client_ip(app, request);
     if !app.limits.hit(Limit::Signup, &ip, app.engine.now()) {
         return Err(ApiError::RateLimited);
     }
@@ -74,7 +75,7 @@ pub(crate) async fn signup(app: &Arc<App>, request: &Request) -> Result<ApiReply
     if app.engine.user_by_email(&email).is_some() {
         return Err(email_taken());
     }
-    let meta = session_meta(request);
+    let meta = session_meta(app, request);
     let engine = app.engine.clone();
     let strategy = Arc::clone(&app.strategy);
     let password = credentials.password;
@@ -95,7 +96,7 @@ pub(crate) async fn signup(app: &Arc<App>, request: &Request) -> Result<ApiReply
 
 /// `POST auth/login`.
 pub(crate) async fn login(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
-    let ip = client_ip(request);
+    let ip = client_ip(app, request);
     let now = app.engine.now();
     if !app.limits.hit(Limit::Login, &ip, now) {
         return Err(ApiError::RateLimited);
@@ -138,7 +139,7 @@ pub(crate) async fn login(app: &Arc<App>, request: &Request) -> Result<ApiReply,
         return Err(ApiError::Conflict);
     }
     app.limits.clear(Limit::LoginFailedEmail, &email);
-    let meta = session_meta(request);
+    let meta = session_meta(app, request);
     let engine = app.engine.clone();
     let strategy = Arc::clone(&app.strategy);
     let session_user = user.clone();
@@ -169,7 +170,7 @@ pub(crate) async fn logout(app: &Arc<App>, request: &Request) -> Result<ApiReply
 
 /// `POST tokens/refresh`: `{access_token, refresh_token?}`, or a bare 400 for any bad token.
 pub(crate) async fn refresh(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
-    let ip = client_ip(request);
+    let ip = client_ip(app, request);
     if !app.limits.hit(Limit::Refresh, &ip, app.engine.now()) {
         return Err(ApiError::RateLimited);
     }
@@ -315,21 +316,26 @@ fn email_taken() -> ApiError {
     )])
 }
 
-/// The rate-limit key: the peer address (behind a proxy, the proxy's: see the README).
-fn client_ip(request: &Request) -> String {
-    request
-        .remote
-        .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
+/// The client's address: the peer's, or behind trusted proxies the one they report (see
+/// `client_ip`).
+fn client_address(app: &App, request: &Request) -> Option<IpAddr> {
+    app.client_ip
+        .client_ip(&request.headers, request.remote.map(|addr| addr.ip()))
 }
 
-fn session_meta(request: &Request) -> SessionMeta {
+/// The per-address rate-limit key.
+fn client_ip(app: &App, request: &Request) -> String {
+    client_address(app, request).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+fn session_meta(app: &App, request: &Request) -> SessionMeta {
     SessionMeta {
         user_agent: request
             .headers
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        ip: request.remote.map(|addr| addr.ip().to_string()),
+        ip: client_address(app, request).map(|ip| ip.to_string()),
     }
 }
 

@@ -32,7 +32,12 @@ pub const SETTINGS: &[&str] = &[
     "HALLPASS_REFRESH_GRACE_SECONDS",
     "HALLPASS_DURABILITY",
     "HALLPASS_SIGNUP_OPEN",
+    "ALLAUTH_TRUSTED_PROXY_COUNT",
+    "ALLAUTH_TRUSTED_CLIENT_IP_HEADER",
 ];
+
+/// The largest `ALLAUTH_TRUSTED_PROXY_COUNT` accepted; more is surely a typo.
+pub const MAX_TRUSTED_PROXY_COUNT: usize = 100;
 
 /// File name of the generated development `SECRET_KEY` in the data directory.
 pub const SECRET_KEY_FILE: &str = "secret_key";
@@ -302,6 +307,34 @@ impl RawConfig {
                 ));
             }
         };
+        let trusted_proxy_count = match self.value("ALLAUTH_TRUSTED_PROXY_COUNT").map(str::trim) {
+            None | Some("") => 0,
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| *n <= MAX_TRUSTED_PROXY_COUNT)
+                .ok_or_else(|| {
+                    ConfigError::new(
+                        "ALLAUTH_TRUSTED_PROXY_COUNT",
+                        format!(
+                            "expected a whole number of proxies from 0 to {MAX_TRUSTED_PROXY_COUNT}, got {v:?}"
+                        ),
+                    )
+                })?,
+        };
+        let trusted_client_ip_header = match self
+            .value("ALLAUTH_TRUSTED_CLIENT_IP_HEADER")
+            .map(str::trim)
+        {
+            None | Some("") => None,
+            Some(name) if is_header_name(name) => Some(name.to_ascii_lowercase()),
+            Some(other) => {
+                return Err(ConfigError::new(
+                    "ALLAUTH_TRUSTED_CLIENT_IP_HEADER",
+                    format!("expected an HTTP header name such as X-Real-IP, got {other:?}"),
+                ));
+            }
+        };
         Ok(Config {
             token_strategy,
             jwt_algorithm,
@@ -318,6 +351,8 @@ impl RawConfig {
             refresh_grace_secs: self.seconds("HALLPASS_REFRESH_GRACE_SECONDS", 10, 0)?,
             durability,
             signup_open: self.boolean("HALLPASS_SIGNUP_OPEN", true)?,
+            trusted_proxy_count,
+            trusted_client_ip_header,
         })
     }
 
@@ -379,6 +414,13 @@ pub struct Config {
     pub durability: Durability,
     /// `HALLPASS_SIGNUP_OPEN` (true).
     pub signup_open: bool,
+    /// `ALLAUTH_TRUSTED_PROXY_COUNT` (0): how many proxies under our control append to
+    /// `X-Forwarded-For`; the client is the entry that many from the right. 0 ignores the
+    /// header.
+    pub trusted_proxy_count: usize,
+    /// `ALLAUTH_TRUSTED_CLIENT_IP_HEADER` (none): a header, lower-cased, that a trusted proxy
+    /// sets to the client's address (e.g. `x-real-ip`); when set, `X-Forwarded-For` is ignored.
+    pub trusted_client_ip_header: Option<String>,
 }
 
 impl Default for Config {
@@ -523,6 +565,14 @@ fn parse_bool(v: &str) -> Option<bool> {
     }
 }
 
+/// Whether `name` is an HTTP field name (RFC 9110 `token`).
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
 fn is_secret(name: &str) -> bool {
     name == "SECRET_KEY" || name == "HEADLESS_JWT_PRIVATE_KEY"
 }
@@ -550,6 +600,30 @@ mod tests {
         assert_eq!(c.session_ttl_secs, 1_209_600);
         assert_eq!(c.refresh_grace_secs, 10);
         assert_eq!(c.durability, Durability::Fsync);
+        assert_eq!(c.trusted_proxy_count, 0);
+        assert_eq!(c.trusted_client_ip_header, None);
+    }
+
+    #[test]
+    fn trusted_proxy_settings_are_allauths() {
+        let file = RawConfig::from_toml(
+            "ALLAUTH_TRUSTED_PROXY_COUNT = 1\nALLAUTH_TRUSTED_CLIENT_IP_HEADER = \"X-Real-IP\"\n",
+        )
+        .unwrap();
+        let c = file.clone().validate().unwrap();
+        assert_eq!(c.trusted_proxy_count, 1);
+        assert_eq!(c.trusted_client_ip_header.as_deref(), Some("x-real-ip"));
+        let env = raw(&[
+            ("ALLAUTH_TRUSTED_PROXY_COUNT", " 2 "),
+            ("ALLAUTH_TRUSTED_CLIENT_IP_HEADER", "CF-Connecting-IP"),
+        ]);
+        let flags = raw(&[("ALLAUTH_TRUSTED_CLIENT_IP_HEADER", "")]);
+        let c = RawConfig::layered(flags, env, file).validate().unwrap();
+        assert_eq!(c.trusted_proxy_count, 2);
+        assert_eq!(
+            c.trusted_client_ip_header, None,
+            "empty is unset, as in allauth"
+        );
     }
 
     #[test]
@@ -588,6 +662,11 @@ mod tests {
             ("HEADLESS_JWT_ALGORITHM", "none"),
             ("HALLPASS_DURABILITY", "sometimes"),
             ("HEADLESS_JWT_PRIVATE_KEY", "/nonexistent/key.pem"),
+            ("ALLAUTH_TRUSTED_PROXY_COUNT", "-1"),
+            ("ALLAUTH_TRUSTED_PROXY_COUNT", "one"),
+            ("ALLAUTH_TRUSTED_PROXY_COUNT", "101"),
+            ("ALLAUTH_TRUSTED_CLIENT_IP_HEADER", "X Real IP"),
+            ("ALLAUTH_TRUSTED_CLIENT_IP_HEADER", "X-Real-IP:"),
         ];
         for (name, value) in cases {
             let err = raw(&[(name, value)]).validate().unwrap_err();

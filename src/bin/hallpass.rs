@@ -10,14 +10,15 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
+use hallpass::Engine;
 use hallpass::clock::{Clock, SystemClock};
 use hallpass::config::{Config, ConfigError, RawConfig};
+use hallpass::engine::{OpenReport, RevokeSessionsOutcome};
 use hallpass::event::{RevokeReason, UserId};
 use hallpass::token::configured::jwt_from_config;
 use hallpass::token::jwt::TokenUse;
 use hallpass::token::keys::{Algorithm, generate_private_pem};
 use hallpass::web::App;
-use hallpass::{Engine, engine::OpenReport};
 
 /// An embedded session and token engine speaking django-allauth's headless app API.
 #[derive(Parser, Debug)]
@@ -310,9 +311,16 @@ fn sessions(action: SessionsAction, data_dir: &Path, config: Config) -> anyhow::
                 (_, _, Some(user)) => engine
                     .revoke_user(UserId(user), None, RevokeReason::Admin)
                     .context("revoking sessions")?,
-                (Some(user), Some(no), None) => engine
+                (Some(user), Some(no), None) => match engine
                     .revoke_user_sessions(UserId(user), &[no], RevokeReason::Admin)
-                    .context("revoking the session")?,
+                    .context("revoking the session")?
+                {
+                    RevokeSessionsOutcome::Revoked(n) => n,
+                    RevokeSessionsOutcome::NotUserSession { no } => {
+                        anyhow::bail!("session {no} is not a live session of user {user}")
+                    }
+                    other => anyhow::bail!("unexpected answer: {other:?}"),
+                },
                 _ => anyhow::bail!("give --user ID --session NO, or --all-for-user ID"),
             };
             println!("{ended} session(s) ended");

@@ -14,8 +14,8 @@ mod types;
 mod writer;
 
 pub use types::{
-    EngineConfig, EngineError, NewSession, OpenError, OpenReport, RotateOutcome, SessionInfo,
-    SessionMeta, Stats, Successor,
+    EngineConfig, EngineError, NewSession, OpenError, OpenReport, RevokeSessionsOutcome,
+    RotateOutcome, SessionInfo, SessionMeta, Stats, Successor,
 };
 
 use std::path::Path;
@@ -314,24 +314,26 @@ impl Engine {
         }
     }
 
-    /// Ends the sessions of `user` with these public numbers. Returns how many ended; numbers
-    /// that are not the user's live sessions are ignored.
+    /// Ends the sessions of `user` with these public numbers, all or none: if any number is not a
+    /// live session of `user` when the writer reaches the command, nothing ends and the answer
+    /// names the first such number. Checked and applied by one writer command, so a concurrent
+    /// logout cannot make the request half-applied.
     ///
     /// # Errors
     ///
-    /// Storage errors.
+    /// Storage errors (nothing ended).
     pub fn revoke_user_sessions(
         &self,
         user: UserId,
         nos: &[u64],
         reason: RevokeReason,
-    ) -> Result<usize, EngineError> {
+    ) -> Result<RevokeSessionsOutcome, EngineError> {
         match self.call(Command::RevokeNos {
             user,
             nos: nos.to_vec(),
             reason,
         })? {
-            writer::Reply::Count(n) => Ok(n),
+            writer::Reply::Sessions(outcome) => Ok(outcome),
             _ => Err(EngineError::Invalid {
                 reason: "unexpected reply",
             }),

@@ -78,6 +78,26 @@ pub enum RotateOutcome {
     ReuseDetected,
 }
 
+/// What became of ending some of a user's sessions by their public numbers
+/// ([`Engine::revoke_user_sessions`](crate::engine::Engine::revoke_user_sessions)).
+///
+/// All or nothing: the check that every number names a live session of the user and the
+/// revocation are one writer command, so a concurrent logout can never leave half of a request
+/// applied.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RevokeSessionsOutcome {
+    /// Every number named a live session of the user; this many sessions ended (durably). A
+    /// number given twice counts once.
+    Revoked(usize),
+    /// `no`, the first number in the order given that is not a live session of the user
+    /// (unknown, expired, already ended, or another user's): nothing was ended.
+    NotUserSession {
+        /// The offending number.
+        no: u64,
+    },
+}
+
 /// A live session as readers see it; no secrets.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SessionInfo {

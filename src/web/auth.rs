@@ -5,6 +5,7 @@
 //! [`resolve`] exactly as for Rust services. Password hashing and verification and every
 //! engine write run in `spawn_blocking`; failures go back as [`ApiError`] for `reply` to shape.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
@@ -13,7 +14,7 @@ use warp::http::{HeaderMap, StatusCode, header};
 use crate::accounts::email::{normalize_email, username_base};
 use crate::accounts::password::{MAX_PASSWORD_BYTES, hash_password, verify_dummy, verify_password};
 use crate::accounts::validators::{UserAttributes, validate_password};
-use crate::engine::{EngineError, SessionInfo, SessionMeta};
+use crate::engine::{EngineError, RevokeSessionsOutcome, SessionInfo, SessionMeta};
 use crate::event::{AuthMethod, RevokeReason};
 use crate::state::User;
 use crate::token::strategy::{
@@ -35,7 +36,7 @@ pub(crate) async fn signup(app: &Arc<App>, request: &Request) -> Result<ApiReply
     if !app.config.signup_open {
         return Err(ApiError::SignupClosed);
     }
-    let ip = client_ip(request);
+    let ip = client_ip(app, request);
     if !app.limits.hit(Limit::Signup, &ip, app.engine.now()) {
         return Err(ApiError::RateLimited);
     }
@@ -74,7 +75,7 @@ pub(crate) async fn signup(app: &Arc<App>, request: &Request) -> Result<ApiReply
     if app.engine.user_by_email(&email).is_some() {
         return Err(email_taken());
     }
-    let meta = session_meta(request, AuthMethod::SignUp);
+    let meta = session_meta(app, request, AuthMethod::SignUp);
     let engine = app.engine.clone();
     let strategy = Arc::clone(&app.strategy);
     let password = credentials.password;
@@ -96,7 +97,7 @@ pub(crate) async fn signup(app: &Arc<App>, request: &Request) -> Result<ApiReply
 
 /// `POST auth/login`.
 pub(crate) async fn login(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
-    let ip = client_ip(request);
+    let ip = client_ip(app, request);
     let now = app.engine.now();
     if !app.limits.hit(Limit::Login, &ip, now) {
         return Err(ApiError::RateLimited);
@@ -139,7 +140,7 @@ pub(crate) async fn login(app: &Arc<App>, request: &Request) -> Result<ApiReply,
         return Err(ApiError::Conflict);
     }
     app.limits.clear(Limit::LoginFailedEmail, &email);
-    let meta = session_meta(request, AuthMethod::Password);
+    let meta = session_meta(app, request, AuthMethod::Password);
     let engine = app.engine.clone();
     let strategy = Arc::clone(&app.strategy);
     let session_user = user.clone();
@@ -180,7 +181,7 @@ pub(crate) async fn logout(app: &Arc<App>, request: &Request) -> Result<ApiReply
 
 /// `POST tokens/refresh`: `{access_token, refresh_token?}`, or a bare 400 for any bad token.
 pub(crate) async fn refresh(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
-    let ip = client_ip(request);
+    let ip = client_ip(app, request);
     if !app.limits.hit(Limit::Refresh, &ip, app.engine.now()) {
         return Err(ApiError::RateLimited);
     }
@@ -209,12 +210,23 @@ pub(crate) fn list_sessions(app: &App, request: &Request) -> Result<ApiReply, Ap
 
 /// `DELETE auth/sessions {sessions: [id, ...]}`: ends those of the user's sessions and answers
 /// the remaining list, or the 401 anonymous body when the current session was among them.
+///
+/// All or nothing, as allauth's form validation before any session ends: an id that is not one
+/// of the user's live sessions is a 400 `invalid_choice` and nothing ends (the engine checks
+/// and revokes in one command, so a concurrent logout cannot half-apply the request).
 pub(crate) async fn end_sessions(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
     let (auth, _) = require_session(app, &request.headers)?;
     let ids = dto::session_ids(&request.body)?;
     let engine = app.engine.clone();
     let user = auth.session.user;
-    blocking(move || engine.revoke_user_sessions(user, &ids, RevokeReason::UserRequest)).await??;
+    let outcome =
+        blocking(move || engine.revoke_user_sessions(user, &ids, RevokeReason::UserRequest))
+            .await??;
+    if let RevokeSessionsOutcome::NotUserSession { no } = outcome {
+        return Err(ApiError::Validation(vec![dto::invalid_session_choice(
+            &no.to_string(),
+        )]));
+    }
     if !app.engine.is_live(&auth.session.hash) {
         return Ok(ApiReply::anonymous(app.config.signup_open));
     }
@@ -315,14 +327,19 @@ fn email_taken() -> ApiError {
     )])
 }
 
-/// The rate-limit key: the peer address (behind a proxy, the proxy's: see the README).
-fn client_ip(request: &Request) -> String {
-    request
-        .remote
-        .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
+/// The client's address: the peer's, or behind trusted proxies the one they report (see
+/// `client_ip`).
+fn client_address(app: &App, request: &Request) -> Option<IpAddr> {
+    app.client_ip
+        .client_ip(&request.headers, request.remote.map(|addr| addr.ip()))
 }
 
-fn session_meta(request: &Request, method: AuthMethod) -> SessionMeta {
+/// The per-address rate-limit key.
+fn client_ip(app: &App, request: &Request) -> String {
+    client_address(app, request).map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+}
+
+fn session_meta(app: &App, request: &Request, method: AuthMethod) -> SessionMeta {
     SessionMeta {
         method,
         user_agent: request
@@ -330,7 +347,7 @@ fn session_meta(request: &Request, method: AuthMethod) -> SessionMeta {
             .get(header::USER_AGENT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned),
-        ip: request.remote.map(|addr| addr.ip().to_string()),
+        ip: client_address(app, request).map(|ip| ip.to_string()),
     }
 }
 

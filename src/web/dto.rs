@@ -66,30 +66,159 @@ pub(crate) fn refresh_token(body: &[u8]) -> Result<String, ApiError> {
     }
 }
 
-/// Parses `{sessions: [id, ...]}` of `DELETE auth/sessions`.
+/// Parses `{sessions: [id, ...]}` of `DELETE auth/sessions` into session numbers, with the
+/// checks and answers of Django's `ModelMultipleChoiceField` (allauth's `SelectSessionsInput`
+/// over the user's sessions, integer primary keys), in Django's order:
+///
+/// 1. missing, `null`, `false`, `0`, `""`, `[]` or `{}`: `required`;
+/// 2. any other non-list (a JSON object counts as the list of its keys, as Python iterates a
+///    dict), or a list holding a list or an object (unhashable): `invalid_list`;
+/// 3. a string that Python's `int()` rejects: `invalid_pk_value`;
+/// 4. a value that can never equal a session's id as Django compares them (`str(value)`
+///    against `str(pk)`): `null`, booleans, fractions, negative numbers, numeric strings
+///    other than the plain decimal, e.g. `"05"`: `invalid_choice`.
+///
+/// Plain integers and decimal strings become numbers; whether each is a live session of the
+/// user (else `invalid_choice` too) is the engine's all-or-nothing check. Django reports the
+/// first failure in its set's order, which is unspecified; this reports the first in input
+/// order. Duplicates are allowed, as in Django (a set).
 ///
 /// # Errors
 ///
 /// [`ApiError::InvalidBody`] for a body that is not a JSON object; [`ApiError::Validation`]
-/// when `sessions` is missing or not a list of non-negative integers.
+/// with one `sessions` error as above.
 pub(crate) fn session_ids(body: &[u8]) -> Result<Vec<u64>, ApiError> {
     let object = object(body)?;
-    let invalid = || {
-        ApiError::Validation(vec![FieldError::field(
-            "sessions",
-            "invalid",
-            "Enter a list of session ids.",
-        )])
+    let fail = |error| Err(ApiError::Validation(vec![error]));
+    let items: Vec<Value> = match object.get("sessions") {
+        None => return fail(FieldError::required("sessions")),
+        Some(Value::Array(items)) => items.clone(),
+        Some(Value::Object(map)) => map.keys().cloned().map(Value::String).collect(),
+        Some(scalar) if is_falsy(scalar) => return fail(FieldError::required("sessions")),
+        Some(_) => return fail(invalid_session_list()),
     };
-    match object.get("sessions") {
-        None | Some(Value::Null) => {
-            Err(ApiError::Validation(vec![FieldError::required("sessions")]))
-        }
-        Some(Value::Array(items)) => items
-            .iter()
-            .map(|v| v.as_u64().ok_or_else(invalid))
-            .collect(),
-        Some(_) => Err(invalid()),
+    if items.is_empty() {
+        return fail(FieldError::required("sessions"));
+    }
+    if items.iter().any(|v| v.is_array() || v.is_object()) {
+        return fail(invalid_session_list());
+    }
+    if let Some(text) = items
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|s| !is_python_int(s))
+    {
+        return fail(FieldError::field(
+            "sessions",
+            "invalid_pk_value",
+            format!("\u{201c}{text}\u{201d} is not a valid value."),
+        ));
+    }
+    items
+        .iter()
+        .map(|v| session_number(v).ok_or_else(|| invalid_session_choice(&python_str(v))))
+        .collect::<Result<_, _>>()
+        .map_err(|e| ApiError::Validation(vec![e]))
+}
+
+/// Django's `invalid_choice` of `ModelMultipleChoiceField` for `sessions`: `value` (as Python
+/// prints it) is not one of the user's live sessions.
+pub(crate) fn invalid_session_choice(value: &str) -> FieldError {
+    FieldError::field(
+        "sessions",
+        "invalid_choice",
+        format!("Select a valid choice. {value} is not one of the available choices."),
+    )
+}
+
+/// Django's `invalid_list` of `ModelMultipleChoiceField` for `sessions`.
+fn invalid_session_list() -> FieldError {
+    FieldError::field("sessions", "invalid_list", "Enter a list of values.")
+}
+
+/// Python's truth value of a JSON scalar (`not value` in Django's `required` check).
+fn is_falsy(value: &Value) -> bool {
+    match value {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+/// Whether Python's `int(text)` accepts `text` (what Django's integer primary-key lookup
+/// calls): surrounding whitespace, an optional sign, decimal digits with single underscores
+/// between them. Python also takes non-ASCII decimal digits; those are refused here.
+fn is_python_int(text: &str) -> bool {
+    let digits = text.trim();
+    let digits = digits.strip_prefix(['+', '-']).unwrap_or(digits);
+    !digits.is_empty()
+        && digits
+            .split('_')
+            .all(|group| !group.is_empty() && group.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// The session number `value` can equal under Django's `str(value) == str(pk)`: a
+/// non-negative JSON integer, or a string that is exactly its plain decimal.
+fn session_number(value: &Value) -> Option<u64> {
+    match value {
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.parse::<u64>().ok().filter(|n| n.to_string() == *s),
+        _ => None,
+    }
+}
+
+/// `str(value)` in Python, for error messages: `None`, `True`, `1.5`, `1e+16`.
+fn python_str(value: &Value) -> String {
+    match value {
+        Value::Null => "None".to_owned(),
+        Value::Bool(true) => "True".to_owned(),
+        Value::Bool(false) => "False".to_owned(),
+        Value::String(s) => s.clone(),
+        Value::Number(n) if n.is_f64() => n.as_f64().map_or_else(|| n.to_string(), python_float),
+        // Integers beyond 64 bits already arrive as floats (serde_json without
+        // `arbitrary_precision`), so they print as Python prints that float.
+        other => other.to_string(),
+    }
+}
+
+/// Python's `repr(float)`: the shortest round-trip digits, positional for exponents from -4
+/// to 15, else `d.ddde+XX`.
+fn python_float(x: f64) -> String {
+    let scientific = format!("{x:e}");
+    let Some((mantissa, exponent)) = scientific.split_once('e') else {
+        return scientific;
+    };
+    let Ok(exponent) = exponent.parse::<i32>() else {
+        return scientific;
+    };
+    let (sign, mantissa) = match mantissa.strip_prefix('-') {
+        Some(rest) => ("-", rest),
+        None => ("", mantissa),
+    };
+    let digits = mantissa.replace('.', "");
+    if (-4..16).contains(&exponent) {
+        let point = exponent + 1;
+        let body = match usize::try_from(point) {
+            Err(_) | Ok(0) => format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize)),
+            Ok(p) if p >= digits.len() => format!("{digits}{}.0", "0".repeat(p - digits.len())),
+            Ok(p) => format!("{}.{}", &digits[..p], &digits[p..]),
+        };
+        format!("{sign}{body}")
+    } else {
+        let (first, rest) = digits.split_at(1);
+        let mantissa = if rest.is_empty() {
+            first.to_owned()
+        } else {
+            format!("{first}.{rest}")
+        };
+        let exponent_sign = if exponent < 0 { '-' } else { '+' };
+        format!(
+            "{sign}{mantissa}e{exponent_sign}{:02}",
+            exponent.unsigned_abs()
+        )
     }
 }
 
@@ -125,6 +254,8 @@ fn string_field(
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
 
     fn codes(e: ApiError) -> Vec<(&'static str, Option<&'static str>)> {
@@ -183,10 +314,126 @@ mod tests {
         ));
     }
 
+    fn session_error(body: &str) -> (&'static str, String) {
+        match session_ids(body.as_bytes()) {
+            Err(ApiError::Validation(errors)) => {
+                assert_eq!(errors.len(), 1, "{body}");
+                assert_eq!(errors[0].param, Some("sessions"), "{body}");
+                (errors[0].code, errors[0].message.clone())
+            }
+            other => panic!("{body}: {other:?}"),
+        }
+    }
+
     #[test]
-    fn session_ids_are_non_negative_integers() {
+    fn session_ids_accept_integers_and_their_plain_decimal_strings() {
         assert_eq!(session_ids(br#"{"sessions":[1,2]}"#).unwrap(), [1, 2]);
-        assert!(session_ids(br#"{"sessions":[-1]}"#).is_err());
-        assert!(session_ids(br#"{"sessions":"1"}"#).is_err());
+        assert_eq!(session_ids(br#"{"sessions":["7",7]}"#).unwrap(), [7, 7]);
+        // Python iterates a dict's keys: Django takes them as the list.
+        assert_eq!(session_ids(br#"{"sessions":{"3":true}}"#).unwrap(), [3]);
+    }
+
+    #[test]
+    fn session_ids_required_for_missing_null_and_falsy_values() {
+        for body in [
+            r#"{}"#,
+            r#"{"sessions":null}"#,
+            r#"{"sessions":[]}"#,
+            r#"{"sessions":{}}"#,
+            r#"{"sessions":""}"#,
+            r#"{"sessions":0}"#,
+            r#"{"sessions":false}"#,
+        ] {
+            assert_eq!(
+                session_error(body),
+                ("required", "This field is required.".to_owned()),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn session_ids_not_a_list_is_invalid_list() {
+        for body in [
+            r#"{"sessions":"all"}"#,
+            r#"{"sessions":"5"}"#,
+            r#"{"sessions":5}"#,
+            r#"{"sessions":true}"#,
+            r#"{"sessions":[[1]]}"#,
+            r#"{"sessions":[1,{"id":2}]}"#,
+            r#"{"sessions":["x",[1]]}"#,
+        ] {
+            assert_eq!(
+                session_error(body),
+                ("invalid_list", "Enter a list of values.".to_owned()),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn session_ids_non_integer_strings_are_invalid_pk_values() {
+        assert_eq!(
+            session_error(r#"{"sessions":[1,"x"]}"#),
+            (
+                "invalid_pk_value",
+                "\u{201c}x\u{201d} is not a valid value.".to_owned()
+            )
+        );
+        for text in ["", " ", "1.5", "0x10", "1__0", "_1", "1_", "+", "٣"] {
+            let body = json!({ "sessions": [text] }).to_string();
+            assert_eq!(session_error(&body).0, "invalid_pk_value", "{text:?}");
+        }
+        // Before any invalid_choice, as Django checks every value's type first.
+        assert_eq!(
+            session_error(r#"{"sessions":[null,"x"]}"#).0,
+            "invalid_pk_value"
+        );
+    }
+
+    #[test]
+    fn session_ids_that_can_never_match_are_invalid_choices() {
+        for (value, shown) in [
+            (json!(null), "None"),
+            (json!(true), "True"),
+            (json!(-1), "-1"),
+            (json!(1.5), "1.5"),
+            (json!(5.0), "5.0"),
+            (json!(1e16), "1e+16"),
+            (json!(1.5e-7), "1.5e-07"),
+            (json!(0.0001), "0.0001"),
+            (json!(-0.0), "-0.0"),
+            (json!("05"), "05"),
+            (json!("+5"), "+5"),
+            (json!(" 5"), " 5"),
+            (json!("1_0"), "1_0"),
+            (json!("-3"), "-3"),
+        ] {
+            let body = json!({ "sessions": [1, value] }).to_string();
+            assert_eq!(
+                session_error(&body),
+                (
+                    "invalid_choice",
+                    format!("Select a valid choice. {shown} is not one of the available choices.")
+                ),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn python_float_repr() {
+        for (x, want) in [
+            (1.0, "1.0"),
+            (123.456, "123.456"),
+            (1e15, "1000000000000000.0"),
+            (1e16, "1e+16"),
+            (1.25e100, "1.25e+100"),
+            (1e-5, "1e-05"),
+            (-2.5e-4, "-0.00025"),
+            (0.1, "0.1"),
+        ] {
+            assert_eq!(python_float(x), want, "{x}");
+        }
     }
 }

@@ -6,6 +6,7 @@
 //! headers, including 404, 405, 413 and malformed input.
 
 mod auth;
+mod client_ip;
 pub(crate) mod dto;
 mod handlers;
 mod metrics;
@@ -39,6 +40,10 @@ pub struct App {
     /// access tokens statelessly with it, and `/.well-known/jwks.json` publishes its keys.
     jwt: Option<Arc<JwtTokenStrategy>>,
     limits: ratelimit::RateLimiter,
+    /// How the client's address is found (`ALLAUTH_TRUSTED_PROXY_COUNT`,
+    /// `ALLAUTH_TRUSTED_CLIENT_IP_HEADER`): the key of per-address rate limits and the IP a new
+    /// session records.
+    client_ip: client_ip::ClientIpPolicy,
     metrics: metrics::Metrics,
 }
 
@@ -52,7 +57,8 @@ impl std::fmt::Debug for App {
 
 impl App {
     /// The facade over `engine` with `config`: the token strategy `HEADLESS_TOKEN_STRATEGY`
-    /// names, rate limits per `ACCOUNT_RATE_LIMITS`.
+    /// names, rate limits per `ACCOUNT_RATE_LIMITS`, client addresses per
+    /// `ALLAUTH_TRUSTED_PROXY_COUNT` and `ALLAUTH_TRUSTED_CLIENT_IP_HEADER`.
     ///
     /// # Errors
     ///
@@ -69,6 +75,7 @@ impl App {
     pub fn with_strategy(engine: Engine, config: Config, strategy: ConfiguredStrategy) -> App {
         App {
             limits: ratelimit::RateLimiter::new(config.rate_limits),
+            client_ip: client_ip::ClientIpPolicy::new(&config),
             engine,
             config,
             strategy: strategy.strategy,

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use hallpass::EngineConfig;
-use hallpass::engine::{EngineError, RotateOutcome, SessionMeta, Successor};
+use hallpass::engine::{EngineError, RevokeSessionsOutcome, RotateOutcome, SessionMeta, Successor};
 use hallpass::event::{AuthMethod, Jti, RevokeReason};
 
 use crate::util::{T0, mem_engine, open, session_with_refresh, user};
@@ -116,16 +116,96 @@ fn revoke_one_all_and_all_but_one() {
         engine.lookup(theirs.key.expose()).is_some(),
         "other users unaffected"
     );
-    let n = engine.revoke_user_sessions(u, &[keys[1].info.no, 999], RevokeReason::UserRequest);
-    assert_eq!(n.unwrap(), 1);
-    assert!(engine.user_sessions(u).is_empty());
-    // Another user's session number is not ours to revoke.
+    // All or nothing: an unknown number among them ends none of them.
+    let out = engine
+        .revoke_user_sessions(u, &[keys[1].info.no, 999], RevokeReason::UserRequest)
+        .unwrap();
+    assert_eq!(out, RevokeSessionsOutcome::NotUserSession { no: 999 });
+    assert_eq!(engine.user_sessions(u).len(), 1);
+    // Another user's session number is not ours to revoke, even beside our own.
+    let out = engine
+        .revoke_user_sessions(
+            u,
+            &[keys[1].info.no, theirs.info.no],
+            RevokeReason::UserRequest,
+        )
+        .unwrap();
     assert_eq!(
-        engine
-            .revoke_user_sessions(u, &[theirs.info.no], RevokeReason::UserRequest)
-            .unwrap(),
-        0
+        out,
+        RevokeSessionsOutcome::NotUserSession { no: theirs.info.no }
     );
+    assert!(engine.lookup(theirs.key.expose()).is_some());
+    assert_eq!(engine.user_sessions(u).len(), 1);
+    // A number given twice counts once.
+    let out = engine
+        .revoke_user_sessions(
+            u,
+            &[keys[1].info.no, keys[1].info.no],
+            RevokeReason::UserRequest,
+        )
+        .unwrap();
+    assert_eq!(out, RevokeSessionsOutcome::Revoked(1));
+    assert!(engine.user_sessions(u).is_empty());
+    // An ended session is no longer a choice.
+    let out = engine
+        .revoke_user_sessions(u, &[keys[1].info.no], RevokeReason::UserRequest)
+        .unwrap();
+    assert_eq!(
+        out,
+        RevokeSessionsOutcome::NotUserSession {
+            no: keys[1].info.no
+        }
+    );
+}
+
+/// Ending sessions by number races a logout of one of them: whichever the writer reaches first,
+/// the request is never half-applied (the other session is ended only with the whole request).
+#[test]
+fn ending_sessions_by_number_is_all_or_nothing_against_a_concurrent_logout() {
+    let (engine, _, _) = mem_engine(EngineConfig::default());
+    let u = user(&engine, 1);
+    let (mut all_ended, mut none_ended) = (0, 0);
+    for _ in 0..50 {
+        let a = engine
+            .create_session(u, SessionMeta::default(), None)
+            .unwrap();
+        let b = engine
+            .create_session(u, SessionMeta::default(), None)
+            .unwrap();
+        let barrier = std::sync::Barrier::new(2);
+        let (logout, delete) = std::thread::scope(|scope| {
+            let logout = scope.spawn(|| {
+                barrier.wait();
+                engine.revoke(a.key.expose(), RevokeReason::Logout).unwrap()
+            });
+            let delete = scope.spawn(|| {
+                barrier.wait();
+                engine
+                    .revoke_user_sessions(u, &[a.info.no, b.info.no], RevokeReason::UserRequest)
+                    .unwrap()
+            });
+            (logout.join().unwrap(), delete.join().unwrap())
+        });
+        match delete {
+            RevokeSessionsOutcome::Revoked(2) => {
+                assert!(!logout, "the logout came second and found nothing");
+                all_ended += 1;
+            }
+            RevokeSessionsOutcome::NotUserSession { no } => {
+                assert_eq!(no, a.info.no);
+                assert!(logout);
+                assert!(
+                    engine.lookup(b.key.expose()).is_some(),
+                    "a refused request ends nothing"
+                );
+                none_ended += 1;
+                engine.revoke(b.key.expose(), RevokeReason::Logout).unwrap();
+            }
+            other => panic!("half-applied or unexpected: {other:?}"),
+        }
+        assert!(engine.user_sessions(u).is_empty());
+    }
+    assert_eq!(all_ended + none_ended, 50);
 }
 
 #[test]

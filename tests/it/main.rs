@@ -18,3 +18,5 @@ mod tokens;
 mod web;
 mod web_auth;
 mod web_jwt;
+mod web_proxy;
+mod web_sessions;

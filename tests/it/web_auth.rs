@@ -78,7 +78,7 @@ pub(crate) fn assert_gone(r: &Response) {
     assert!(json["data"]["flows"].is_array());
 }
 
-fn error_codes(json: &Value) -> Vec<(String, Option<String>)> {
+pub(crate) fn error_codes(json: &Value) -> Vec<(String, Option<String>)> {
     json["errors"]
         .as_array()
         .unwrap()
@@ -92,7 +92,7 @@ fn error_codes(json: &Value) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
-fn codes(pairs: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
+pub(crate) fn codes(pairs: &[(&str, Option<&str>)]) -> Vec<(String, Option<String>)> {
     pairs
         .iter()
         .map(|(c, p)| ((*c).to_owned(), p.map(str::to_owned)))
@@ -312,7 +312,10 @@ fn web_session_list_and_end_sessions() {
         &auth,
         Some(json!({"sessions": "all"})),
     );
-    assert_eq!(error_codes(&r.assert_envelope(400))[0].0, "invalid");
+    assert_eq!(
+        error_codes(&r.assert_envelope(400)),
+        codes(&[("invalid_list", Some("sessions"))])
+    );
     let current = sessions[0]["id"].clone();
     let r = call(
         &server,

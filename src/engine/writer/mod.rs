@@ -17,7 +17,9 @@ use parking_lot::RwLock;
 use tracing::{error, info, warn};
 
 use crate::clock::{Clock, Timestamp};
-use crate::engine::{EngineConfig, EngineError, RotateOutcome, SessionInfo, Stats, Successor};
+use crate::engine::{
+    EngineConfig, EngineError, RevokeSessionsOutcome, RotateOutcome, SessionInfo, Stats, Successor,
+};
 use crate::event::codec::encode_record;
 use crate::event::{
     AuthMethod, Envelope, Event, FORMAT_VERSION, Jti, RevokeReason, Seq, SessionHash, UserId,
@@ -74,6 +76,7 @@ pub(super) enum Reply {
     User(User),
     Session(SessionInfo),
     Count(usize),
+    Sessions(RevokeSessionsOutcome),
     Rotate(RotateOutcome),
     Done,
 }

@@ -1,6 +1,7 @@
 //! Planning: one command checked against the state and the batch's overlay, into events and an
 //! answer. Pure but for the writer's grace cache and counters.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -8,7 +9,7 @@ use tracing::warn;
 
 use super::{Command, Overlay, Planned, Reply, Writer};
 use crate::clock::Timestamp;
-use crate::engine::{EngineError, RotateOutcome, SessionInfo, Successor};
+use crate::engine::{EngineError, RevokeSessionsOutcome, RotateOutcome, SessionInfo, Successor};
 use crate::event::{Event, Jti, RevokeReason, SessionHash, UserId};
 use crate::state::{State, User};
 
@@ -142,14 +143,33 @@ impl Writer {
                 done(events, Reply::Count(n))
             }
             Command::RevokeNos { user, nos, reason } => {
-                let events: Vec<Event> = state
+                // All or nothing, decided here against the state and what earlier commands of
+                // this batch revoke, so no logout can slip between the check and the revocation.
+                // Sessions created earlier in the same batch are not candidates: their creators
+                // have not been answered yet, so no client can have been given their numbers.
+                let live: HashMap<u64, SessionHash> = state
                     .user_sessions(user, now)
                     .into_iter()
-                    .filter(|(h, s)| nos.contains(&s.no) && o.revoked.insert(*h))
-                    .map(|(session, _)| Event::SessionRevoked { session, reason })
+                    .filter(|(h, _)| !o.revoked.contains(h))
+                    .map(|(h, s)| (s.no, h))
+                    .collect();
+                let mut targets = Vec::with_capacity(nos.len());
+                for no in &nos {
+                    match live.get(no) {
+                        Some(hash) => targets.push(*hash),
+                        None => {
+                            let outcome = RevokeSessionsOutcome::NotUserSession { no: *no };
+                            return done(vec![], Reply::Sessions(outcome));
+                        }
+                    }
+                }
+                let events: Vec<Event> = targets
+                    .into_iter()
+                    .filter(|h| o.revoked.insert(*h))
+                    .map(|session| Event::SessionRevoked { session, reason })
                     .collect();
                 let n = events.len();
-                done(events, Reply::Count(n))
+                done(events, Reply::Sessions(RevokeSessionsOutcome::Revoked(n)))
             }
             Command::Rotate {
                 hash,

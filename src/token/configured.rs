@@ -96,11 +96,30 @@ pub fn jwt_from_config(config: &Config) -> Result<JwtTokenStrategy, ConfigError>
         stateful: config.stateful_validation,
         rotate_refresh: config.rotate_refresh,
     };
-    Ok(JwtTokenStrategy::new(
+    let strategy = JwtTokenStrategy::new(
         JwtCodec::new(keys),
         SidCipher::from_secret_key(secret_key.expose().as_bytes()),
         settings,
-    ))
+    );
+    Ok(match config.refresh_algorithm {
+        None => strategy,
+        Some(algorithm) => {
+            let key = refresh_key(secret_key.expose().as_bytes());
+            let keys = KeySet::from_secret(algorithm, &key[..]).map_err(|e| ConfigError {
+                setting: "HALLPASS_JWT_REFRESH_ALGORITHM".into(),
+                reason: e.to_string(),
+            })?;
+            strategy.with_refresh_codec(JwtCodec::new(keys))
+        }
+    })
+}
+
+/// The refresh-token HMAC key: SHA-256 of a label and `SECRET_KEY`, so it is independent of
+/// the `sid` key (SHA-256 of `SECRET_KEY` alone) and of an HS access-token key.
+fn refresh_key(secret_key: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {
+    let mut input = zeroize::Zeroizing::new(b"hallpass refresh-token key v1\0".to_vec());
+    input.extend_from_slice(secret_key);
+    zeroize::Zeroizing::new(crate::crypto::sha256(&input))
 }
 
 #[cfg(test)]

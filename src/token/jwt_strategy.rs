@@ -87,6 +87,9 @@ where
 /// allauth's JWT strategy.
 pub struct JwtTokenStrategy {
     codec: JwtCodec,
+    /// Signs refresh tokens when set (`HALLPASS_JWT_REFRESH_ALGORITHM`); `codec` otherwise, as
+    /// allauth does.
+    refresh_codec: Option<JwtCodec>,
     sid: SidCipher,
     settings: JwtSettings,
     cache: VerifiedCache,
@@ -100,6 +103,7 @@ impl JwtTokenStrategy {
     pub fn new(codec: JwtCodec, sid: SidCipher, settings: JwtSettings) -> JwtTokenStrategy {
         JwtTokenStrategy {
             codec,
+            refresh_codec: None,
             sid,
             settings,
             cache: VerifiedCache::new(100_000),
@@ -110,6 +114,17 @@ impl JwtTokenStrategy {
     /// Adds custom claims to every access token (allauth's `get_claims` override).
     pub fn with_custom_claims(mut self, hook: impl CustomClaims) -> JwtTokenStrategy {
         self.custom_claims = Some(Arc::new(hook));
+        self
+    }
+
+    /// Signs refresh tokens with `codec` instead of the access-token keys.
+    ///
+    /// Refresh tokens are only ever verified by hallpass itself, so they need no public key: an
+    /// HMAC `codec` makes a rotation cost one RSA signature instead of two. Refresh tokens
+    /// signed with the access-token keys (before this was set) are still accepted; each codec
+    /// pins its own algorithm and key, so neither accepts the other's tokens by mistake.
+    pub fn with_refresh_codec(mut self, codec: JwtCodec) -> JwtTokenStrategy {
+        self.refresh_codec = Some(codec);
         self
     }
 
@@ -191,7 +206,21 @@ impl JwtTokenStrategy {
             sid: self.sid.encrypt(key),
             token_use: TokenUse::Refresh,
         };
-        self.codec.sign(&claims, None)
+        self.refresh_codec
+            .as_ref()
+            .unwrap_or(&self.codec)
+            .sign(&claims, None)
+    }
+
+    /// Verifies a refresh token with the refresh codec, or the access-token keys.
+    fn verify_refresh(&self, token: &str, now: i64) -> Result<Claims, JwtError> {
+        match &self.refresh_codec {
+            Some(refresh) => match refresh.verify(token, TokenUse::Refresh, now) {
+                Err(JwtError::WrongAlgorithm) => self.codec.verify(token, TokenUse::Refresh, now),
+                verified => verified,
+            },
+            None => self.codec.verify(token, TokenUse::Refresh, now),
+        }
     }
 }
 
@@ -242,8 +271,7 @@ impl TokenStrategy for JwtTokenStrategy {
     ) -> Result<Refreshed, RefreshError> {
         let now = engine.now();
         let claims = self
-            .codec
-            .verify(refresh_token, TokenUse::Refresh, now.as_secs())
+            .verify_refresh(refresh_token, now.as_secs())
             .map_err(|_| RefreshError::Invalid)?;
         let key = self.sid.decrypt(&claims.sid).ok_or(RefreshError::Invalid)?;
         let hash = SessionKey::from_presented(&key).hash();

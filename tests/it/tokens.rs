@@ -476,3 +476,64 @@ proptest! {
         }
     }
 }
+
+/// The header's `alg` of a compact JWS.
+fn alg(token: &str) -> String {
+    use base64::Engine as _;
+    let header = token.split('.').next().unwrap();
+    let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(header)
+        .unwrap();
+    let header: serde_json::Value = serde_json::from_slice(&header).unwrap();
+    header["alg"].as_str().unwrap().to_owned()
+}
+
+/// `HALLPASS_JWT_REFRESH_ALGORITHM`: refresh tokens signed with an HMAC key while access tokens
+/// stay RS256. Tokens signed before the switch still refresh; neither kind passes for the other.
+#[test]
+fn refresh_tokens_can_be_signed_apart_from_access_tokens() {
+    let (engine, _, _) = mem_engine(EngineConfig::default());
+    let before = rs256();
+    let (_, old) = login(&engine, &before);
+    let hmac = JwtCodec::new(KeySet::from_secret(Algorithm::HS256, b"refresh key").unwrap());
+    let strategy = rs256().with_refresh_codec(hmac.clone());
+    let (_, issued) = login(&engine, &strategy);
+    let (access, refresh) = (issued.access_token.unwrap(), issued.refresh_token.unwrap());
+    assert_eq!(
+        (alg(&access), alg(&refresh)),
+        ("RS256".into(), "HS256".into())
+    );
+
+    let rotated = strategy.refresh_token(&engine, &refresh).unwrap();
+    assert_eq!(alg(&rotated.access_token), "RS256");
+    assert_eq!(alg(rotated.refresh_token.as_deref().unwrap()), "HS256");
+    // A refresh token from before the switch (RS256) still refreshes, once.
+    let old_refresh = old.refresh_token.unwrap();
+    assert!(strategy.refresh_token(&engine, &old_refresh).is_ok());
+    // An HMAC refresh token is no access token, and the access codec does not know its key.
+    assert_eq!(
+        resolve_bearer(
+            &strategy,
+            &engine,
+            rotated.refresh_token.as_deref().unwrap()
+        ),
+        Resolved::Anonymous
+    );
+    // Without the setting, HMAC refresh tokens are refused: the algorithm is pinned.
+    let (_, again) = login(&engine, &strategy);
+    assert!(matches!(
+        before.refresh_token(&engine, again.refresh_token.as_deref().unwrap()),
+        Err(RefreshError::Invalid)
+    ));
+    // An access token signed with the refresh key (a forger holding it) is not accepted.
+    let now = engine.now().as_secs();
+    let claims = strategy
+        .codec()
+        .verify(&access, TokenUse::Access, now)
+        .unwrap();
+    let forged = hmac.sign(&claims, None).unwrap();
+    assert_eq!(
+        resolve_bearer(&strategy, &engine, &forged),
+        Resolved::Anonymous
+    );
+}

@@ -392,3 +392,43 @@ fn web_cli_keygen_and_token_verify() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("invalid: "));
 }
+
+/// `HALLPASS_JWT_REFRESH_ALGORITHM=HS256` beside RS256 access tokens: the refresh flow is the
+/// contract's, only the refresh token's signature differs; the JWKS still lists the RSA key
+/// alone (nobody else verifies refresh tokens).
+#[test]
+fn web_refresh_tokens_signed_with_hmac_beside_rs256_access_tokens() {
+    use base64::Engine as _;
+    let key = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/keys/rsa.pem");
+    let server = spawn_web(&[
+        ("HEADLESS_TOKEN_STRATEGY", "jwt"),
+        ("HEADLESS_JWT_ALGORITHM", "RS256"),
+        ("HEADLESS_JWT_PRIVATE_KEY", key),
+        ("HALLPASS_JWT_REFRESH_ALGORITHM", "HS256"),
+    ]);
+    let alg = |token: &str| -> Value {
+        let header = token.split('.').next().unwrap();
+        let header = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .unwrap();
+        serde_json::from_slice::<Value>(&header).unwrap()["alg"].clone()
+    };
+    let t = tokens(&signup(&server, "h@example.com"));
+    assert_eq!(
+        (alg(&t.access), alg(&t.refresh)),
+        (json!("RS256"), json!("HS256"))
+    );
+    let r = refresh(&server, &t.refresh).assert_envelope(200);
+    let next = r["data"]["refresh_token"].as_str().unwrap();
+    assert_eq!(alg(next), json!("HS256"));
+    assert_eq!(
+        alg(r["data"]["access_token"].as_str().unwrap()),
+        json!("RS256")
+    );
+    session_by_bearer(&server, r["data"]["access_token"].as_str().unwrap()).assert_envelope(200);
+    // The refresh token is no bearer token.
+    assert_anonymous(&session_by_bearer(&server, next));
+    let jwks = request(server.addr, "GET", "/.well-known/jwks.json", &[], None).json();
+    assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(jwks["keys"][0]["alg"], "RS256");
+}

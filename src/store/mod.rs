@@ -157,6 +157,14 @@ pub trait EventStore: Send + 'static {
     /// [`StoreError::Io`] on failure; the log is then merely longer than needed.
     fn compact_through(&mut self, through: Seq) -> Result<(), StoreError>;
 
+    /// A handle that saves snapshots and compacts the log from another thread, so the writer
+    /// does not wait for a snapshot's I/O; `None` (the default) when the backend cannot, and
+    /// the writer then does both itself through [`save_snapshot`](EventStore::save_snapshot)
+    /// and [`compact_through`](EventStore::compact_through).
+    fn snapshot_sink(&self) -> Option<Box<dyn SnapshotSink>> {
+        None
+    }
+
     /// Bytes the store occupies on disk, where known.
     fn size_on_disk(&self) -> Option<u64> {
         None
@@ -213,6 +221,25 @@ impl StoreError {
     }
 }
 
+/// Saves snapshots and compacts the log while the writer goes on appending (see
+/// [`EventStore::snapshot_sink`]). The writer hands it one snapshot at a time.
+pub trait SnapshotSink: Send + 'static {
+    /// As [`EventStore::save_snapshot`].
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] on write failure; the previous snapshot is then still intact.
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError>;
+
+    /// As [`EventStore::compact_through`], with the high water mark the writer saw when it took
+    /// the snapshot (records appended since all start after `through`).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] on failure; the log is then merely longer than needed.
+    fn compact_through(&mut self, through: Seq, high_water: Seq) -> Result<(), StoreError>;
+}
+
 impl EventStore for Box<dyn EventStore> {
     fn append(
         &mut self,
@@ -258,6 +285,10 @@ impl EventStore for Box<dyn EventStore> {
 
     fn compact_through(&mut self, through: Seq) -> Result<(), StoreError> {
         (**self).compact_through(through)
+    }
+
+    fn snapshot_sink(&self) -> Option<Box<dyn SnapshotSink>> {
+        (**self).snapshot_sink()
     }
 
     fn size_on_disk(&self) -> Option<u64> {

@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::event::Seq;
-use crate::store::{Durability, EventStore, Snapshot, StoreError};
+use crate::store::{Durability, EventStore, Snapshot, SnapshotSink, StoreError};
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"HPSNAP01";
 const HIGH_WATER: &[u8] = b"high_water";
@@ -120,20 +120,7 @@ impl EventStore for SledStore {
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {
-        match self.durability {
-            Durability::None => Ok(()),
-            Durability::Flush => {
-                self.db.flush().map_err(|e| StoreError::io("flush", e))?;
-                Ok(())
-            }
-            Durability::Fsync => {
-                self.db.flush().map_err(|e| StoreError::io("flush", e))?;
-                if let Some(file) = &self.db_file {
-                    file.sync_data().map_err(|e| StoreError::io("fsync", e))?;
-                }
-                Ok(())
-            }
-        }
+        sync_db(&self.db, self.db_file.as_ref(), self.durability)
     }
 
     fn discard(&mut self, first: Seq) -> Result<(), StoreError> {
@@ -167,20 +154,7 @@ impl EventStore for SledStore {
     }
 
     fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
-        let tmp = self.dir.join("snapshot.tmp");
-        let io = |e| StoreError::io("write snapshot", e);
-        let mut file = File::create(&tmp).map_err(io)?;
-        let mut header = Vec::with_capacity(28);
-        header.extend_from_slice(SNAPSHOT_MAGIC);
-        header.extend_from_slice(&snapshot.seq.0.to_le_bytes());
-        header.extend_from_slice(&crc32fast::hash(&snapshot.bytes).to_le_bytes());
-        header.extend_from_slice(&(snapshot.bytes.len() as u64).to_le_bytes());
-        file.write_all(&header).map_err(io)?;
-        file.write_all(&snapshot.bytes).map_err(io)?;
-        file.sync_all().map_err(io)?;
-        drop(file);
-        fs::rename(&tmp, self.snapshot_path()).map_err(io)?;
-        sync_dir(&self.dir)
+        write_snapshot(&self.dir, snapshot)
     }
 
     fn load_snapshot(&self) -> Result<Option<Snapshot>, StoreError> {
@@ -228,36 +202,23 @@ impl EventStore for SledStore {
     }
 
     fn compact_through(&mut self, through: Seq) -> Result<(), StoreError> {
-        // A record's key is its first position; its last is below the next record's key. A
-        // record is dropped only when the next one starts at or before `through + 1`, or it is
-        // the last record and `through` reaches the high water mark.
-        let keys: Vec<u64> = self
-            .records
-            .range(..=through.0.to_be_bytes())
-            .keys()
-            .filter_map(|k| k.ok().and_then(|k| <[u8; 8]>::try_from(k.as_ref()).ok()))
-            .map(u64::from_be_bytes)
-            .collect();
-        let mut batch = sled::Batch::default();
-        for (i, key) in keys.iter().enumerate() {
-            let next_start = match keys.get(i + 1) {
-                Some(next) => *next,
-                None => self
-                    .records
-                    .get_gt(key.to_be_bytes())
-                    .map_err(|e| StoreError::io("compact", e))?
-                    .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
-                    .map(u64::from_be_bytes)
-                    .unwrap_or(self.high_water.0.saturating_add(1)),
-            };
-            if next_start <= through.0.saturating_add(1) {
-                batch.remove(&key.to_be_bytes());
-            }
-        }
-        self.records
-            .apply_batch(batch)
-            .map_err(|e| StoreError::io("compact", e))?;
+        compact(&self.records, through, self.high_water)?;
         self.sync()
+    }
+
+    fn snapshot_sink(&self) -> Option<Box<dyn SnapshotSink>> {
+        // A second handle on the database file, so the sink's fsync needs no lock of ours.
+        let db_file = match &self.db_file {
+            Some(file) => Some(file.try_clone().ok()?),
+            None => None,
+        };
+        Some(Box::new(SledSnapshotSink {
+            dir: self.dir.clone(),
+            db: self.db.clone(),
+            records: self.records.clone(),
+            db_file,
+            durability: self.durability,
+        }))
     }
 
     fn size_on_disk(&self) -> Option<u64> {
@@ -266,6 +227,101 @@ impl EventStore for SledStore {
             .unwrap_or(0);
         self.db.size_on_disk().ok().map(|s| s + snapshot)
     }
+}
+
+/// Saves snapshots and compacts the log beside the writer: sled's trees take concurrent
+/// writers, compaction removes only keys at or before the snapshot, and the writer appends only
+/// after it.
+struct SledSnapshotSink {
+    dir: PathBuf,
+    db: sled::Db,
+    records: sled::Tree,
+    db_file: Option<File>,
+    durability: Durability,
+}
+
+impl SnapshotSink for SledSnapshotSink {
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> Result<(), StoreError> {
+        write_snapshot(&self.dir, snapshot)
+    }
+
+    fn compact_through(&mut self, through: Seq, high_water: Seq) -> Result<(), StoreError> {
+        compact(&self.records, through, high_water)?;
+        sync_db(&self.db, self.db_file.as_ref(), self.durability)
+    }
+}
+
+/// Makes what was written to `db` durable as `durability` says.
+fn sync_db(
+    db: &sled::Db,
+    db_file: Option<&File>,
+    durability: Durability,
+) -> Result<(), StoreError> {
+    match durability {
+        Durability::None => Ok(()),
+        Durability::Flush => {
+            db.flush().map_err(|e| StoreError::io("flush", e))?;
+            Ok(())
+        }
+        Durability::Fsync => {
+            db.flush().map_err(|e| StoreError::io("flush", e))?;
+            if let Some(file) = db_file {
+                file.sync_data().map_err(|e| StoreError::io("fsync", e))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Atomically replaces `dir/snapshot.bin`: write a temporary file, fsync, rename, fsync the
+/// directory.
+fn write_snapshot(dir: &Path, snapshot: &Snapshot) -> Result<(), StoreError> {
+    let tmp = dir.join("snapshot.tmp");
+    let io = |e| StoreError::io("write snapshot", e);
+    let mut file = File::create(&tmp).map_err(io)?;
+    let mut header = Vec::with_capacity(28);
+    header.extend_from_slice(SNAPSHOT_MAGIC);
+    header.extend_from_slice(&snapshot.seq.0.to_le_bytes());
+    header.extend_from_slice(&crc32fast::hash(&snapshot.bytes).to_le_bytes());
+    header.extend_from_slice(&(snapshot.bytes.len() as u64).to_le_bytes());
+    file.write_all(&header).map_err(io)?;
+    file.write_all(&snapshot.bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    drop(file);
+    fs::rename(&tmp, dir.join("snapshot.bin")).map_err(io)?;
+    sync_dir(dir)
+}
+
+/// Drops every record of `records` whose events all lie at or before `through`, given the log's
+/// `high_water` (the last record's end when no record follows it).
+fn compact(records: &sled::Tree, through: Seq, high_water: Seq) -> Result<(), StoreError> {
+    // A record's key is its first position; its last is below the next record's key. A record
+    // is dropped only when the next one starts at or before `through + 1`, or it is the last
+    // record and `through` reaches the high water mark.
+    let keys: Vec<u64> = records
+        .range(..=through.0.to_be_bytes())
+        .keys()
+        .filter_map(|k| k.ok().and_then(|k| <[u8; 8]>::try_from(k.as_ref()).ok()))
+        .map(u64::from_be_bytes)
+        .collect();
+    let mut batch = sled::Batch::default();
+    for (i, key) in keys.iter().enumerate() {
+        let next_start = match keys.get(i + 1) {
+            Some(next) => *next,
+            None => records
+                .get_gt(key.to_be_bytes())
+                .map_err(|e| StoreError::io("compact", e))?
+                .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
+                .map(u64::from_be_bytes)
+                .unwrap_or(high_water.0.saturating_add(1)),
+        };
+        if next_start <= through.0.saturating_add(1) {
+            batch.remove(&key.to_be_bytes());
+        }
+    }
+    records
+        .apply_batch(batch)
+        .map_err(|e| StoreError::io("compact", e))
 }
 
 /// Opens the sled database, waiting briefly for a lock that the same process still holds.

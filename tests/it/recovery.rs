@@ -192,6 +192,57 @@ fn automatic_snapshot_after_enough_events() {
     assert_eq!(engine.with_state(|s| s.user_count()), 200);
 }
 
+/// On sled, periodic snapshots are written and the log compacted by a thread beside the
+/// writer, while commands go on; every acknowledged command is in the reopened state.
+#[test]
+fn background_snapshots_on_sled_compact_and_reopen_equal() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let config = EngineConfig {
+        snapshot_every: 40,
+        snapshot_on_close: false,
+        ..config()
+    };
+    let store = SledStore::open(dir.path(), Durability::Flush).unwrap();
+    let (engine, _) = open(store, &clock, config.clone());
+    random_ops(&engine, &clock, 5, 600);
+    engine.sweep().unwrap();
+    let snapshot = dir.path().join("snapshot.bin");
+    for _ in 0..500 {
+        if snapshot.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(snapshot.exists(), "a background snapshot was written");
+    let live = engine.with_state(|s| s.to_snapshot());
+    drop(engine);
+    let store = SledStore::open(dir.path(), Durability::Flush).unwrap();
+    let mut records = 0;
+    {
+        use hallpass::store::EventStore;
+        store
+            .read_after(Seq(0), &mut |_, _| {
+                records += 1;
+                Ok(())
+            })
+            .unwrap();
+    }
+    let (reopened, report) = open(store, &clock, config.clone());
+    assert!(report.snapshot_seq.is_some());
+    assert!(
+        records < 600,
+        "the log was compacted: {records} records left"
+    );
+    reopened.with_state(|s| {
+        let restored =
+            hallpass::state::State::from_snapshot(&live, config.refresh_grace_ms).unwrap();
+        if let Some(diff) = s.first_difference(&restored) {
+            panic!("reopened state differs from the live one: {diff}");
+        }
+    });
+}
+
 fn seeded_store() -> (MemStore, ManualClock, Vec<Seq>) {
     let store = MemStore::new();
     let clock = ManualClock::new(T0);

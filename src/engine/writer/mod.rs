@@ -6,6 +6,7 @@
 //! run one by one, while the batch costs one sync.
 
 mod plan;
+mod snapshots;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -127,6 +128,8 @@ pub(super) struct Writer {
     /// event every `seen_coalesce_ms`, on a sweep and on shutdown: reads append nothing.
     pending_seen: HashMap<SessionHash, Timestamp>,
     next_seen_flush: Timestamp,
+    /// Writes periodic snapshots beside this thread, for stores that allow it.
+    snapshots: Option<snapshots::SnapshotWorker>,
 }
 
 /// One planned command: its events, its answer, and whether the answer depends on the batch
@@ -147,6 +150,9 @@ impl Writer {
     ) -> Writer {
         let next_seq = store.high_water().max(state.read().last_seq()).next();
         let next_sweep = clock.now().plus_millis(config.sweep_interval_ms);
+        let snapshots = store
+            .snapshot_sink()
+            .and_then(snapshots::SnapshotWorker::start);
         Writer {
             store,
             state,
@@ -159,6 +165,7 @@ impl Writer {
             next_sweep,
             pending_seen: HashMap::new(),
             next_seen_flush: next_sweep,
+            snapshots,
         }
     }
 
@@ -188,7 +195,8 @@ impl Writer {
             self.housekeeping();
         }
         // Persist what the last minutes of reads noted, then leave a snapshot so the next open
-        // replays little.
+        // replays little (after the background one in flight, if any, is written).
+        self.snapshots = None;
         if self.config.snapshot_on_close
             && self.state.read().last_seq() > self.last_snapshot
             && let Err(e) = self.take_snapshot()
@@ -384,14 +392,35 @@ impl Writer {
             }
         }
         let last = self.state.read().last_seq();
-        if last.0.saturating_sub(self.last_snapshot.0) >= self.config.snapshot_every
-            && let Err(e) = self.take_snapshot()
-        {
-            warn!(error = %e, "periodic snapshot failed; will retry");
+        if last.0.saturating_sub(self.last_snapshot.0) < self.config.snapshot_every {
+            return;
+        }
+        match &mut self.snapshots {
+            // Encode here, where the state matches the log; write and compact beside us.
+            Some(worker) => {
+                if !worker.busy() {
+                    let (seq, bytes) = {
+                        let state = self.state.read();
+                        (state.last_seq(), state.to_snapshot())
+                    };
+                    worker.submit(Snapshot { seq, bytes }, self.store.high_water());
+                    self.last_snapshot = seq;
+                }
+            }
+            None => {
+                if let Err(e) = self.take_snapshot() {
+                    warn!(error = %e, "periodic snapshot failed; will retry");
+                }
+            }
         }
     }
 
+    /// Encodes, saves and compacts on this thread (explicit snapshots, the one on close, and
+    /// stores without a snapshot sink), after any background snapshot in flight.
     fn take_snapshot(&mut self) -> Result<(), StoreError> {
+        if let Some(worker) = &mut self.snapshots {
+            worker.wait();
+        }
         let (seq, bytes) = {
             let state = self.state.read();
             (state.last_seq(), state.to_snapshot())

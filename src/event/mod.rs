@@ -23,7 +23,8 @@ use crate::clock::Timestamp;
 ///
 /// - 1: the first format.
 /// - 2: format 1 plus [`Event::SessionCreated`] carrying the [`AuthMethod`] (the format-1
-///   variant is [`Event::SessionCreatedV1`], still decoded and folded, never written).
+///   variant is [`Event::SessionCreatedV1`], still decoded and folded, never written) and
+///   [`Event::RefreshTokensExpired`].
 pub const FORMAT_VERSION: u16 = 2;
 
 /// How the user authenticated when a session began: what allauth lists as the session's
@@ -204,7 +205,9 @@ pub enum Event {
         seen: Vec<(SessionHash, Timestamp)>,
     },
     /// Everything that expired at or before `now` was pruned: sessions past their lifetime and
-    /// refresh tokens past their `exp`.
+    /// refresh tokens past their `exp`. Folded from logs of earlier builds; this build sweeps
+    /// with one [`Event::SessionRevoked`] (reason [`RevokeReason::Expired`]) per session, so
+    /// the fold's cost is the expired sessions, not all of them.
     ExpiredSwept {
         /// The sweep's cut-off.
         now: Timestamp,
@@ -226,13 +229,22 @@ pub enum Event {
         /// How the user authenticated.
         method: AuthMethod,
     },
+    /// The refresh tokens of these sessions whose `exp` is at or before `now` were pruned, and
+    /// rotations older than the grace window forgotten (format 2 on; a sweep writes it with
+    /// the sessions it found, so folding it costs those sessions, not all of them).
+    RefreshTokensExpired {
+        /// Sessions holding a refresh token expired at `now`.
+        sessions: Vec<SessionHash>,
+        /// The sweep's cut-off.
+        now: Timestamp,
+    },
 }
 
 impl Event {
     /// The first format version that has this event's variant.
     pub fn since_version(&self) -> u16 {
         match self {
-            Event::SessionCreated { .. } => 2,
+            Event::SessionCreated { .. } | Event::RefreshTokensExpired { .. } => 2,
             _ => 1,
         }
     }

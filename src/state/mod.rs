@@ -283,6 +283,15 @@ impl PartialEq for Session {
     }
 }
 
+/// What [`State::expired`] found.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Expired {
+    /// Sessions past their lifetime.
+    pub sessions: Vec<SessionHash>,
+    /// Live sessions holding a refresh token past its `exp`.
+    pub refresh: Vec<SessionHash>,
+}
+
 /// A refresh token rotated out recently: which session, and when.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rotation {
@@ -436,6 +445,14 @@ impl State {
                 }
             }
             Event::ExpiredSwept { now } => self.sweep(*now),
+            Event::RefreshTokensExpired { sessions, now } => {
+                for hash in sessions {
+                    if let Some(s) = self.sessions.get_mut(hash) {
+                        s.refresh.retain(|(_, exp)| exp > now);
+                    }
+                }
+                self.prune_rotations(*now);
+            }
         }
     }
 
@@ -482,7 +499,29 @@ impl State {
         self.recent_rotations.get(jti).copied()
     }
 
-    /// Whether anything has expired at `now` that a sweep would prune.
+    /// What a sweep at `now` prunes, in no particular order: the sessions whose lifetime has
+    /// ended (still held, invisible to reads, until the sweep revokes them), and the live ones
+    /// holding an expired refresh token. One scan of every session.
+    pub fn expired(&self, now: Timestamp) -> Expired {
+        let mut out = Expired::default();
+        for (hash, s) in &self.sessions {
+            if s.expires_at <= now {
+                out.sessions.push(*hash);
+            } else if s.refresh.iter().any(|(_, exp)| *exp <= now) {
+                out.refresh.push(*hash);
+            }
+        }
+        out
+    }
+
+    /// Whether rotations older than the grace window are remembered at `now`.
+    pub fn has_stale_rotations(&self, now: Timestamp) -> bool {
+        self.rotation_order
+            .front()
+            .is_some_and(|(at, _)| at.plus_millis(self.grace_ms) < now)
+    }
+
+    /// Whether anything has expired at `now` that an `ExpiredSwept` event would prune.
     pub fn has_expired(&self, now: Timestamp) -> bool {
         self.sessions
             .values()

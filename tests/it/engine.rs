@@ -415,3 +415,55 @@ fn touch_is_coalesced_and_persisted() {
 fn clock_exp(engine: &hallpass::Engine) -> hallpass::clock::Timestamp {
     engine.now().plus_secs(86_400)
 }
+
+/// A sweep names what it prunes: one `SessionRevoked { Expired }` per expired session and one
+/// `RefreshTokensExpired` listing the live sessions whose refresh token ran out, so folding it
+/// (under the write lock, readers waiting) costs those sessions, not a scan of all of them.
+#[test]
+fn sweep_writes_one_event_per_pruned_session() {
+    use hallpass::event::Event;
+    use hallpass::event::Seq;
+    use hallpass::event::codec::decode_record;
+    use hallpass::store::EventStore;
+    let config = EngineConfig {
+        session_ttl_secs: 100,
+        ..EngineConfig::default()
+    };
+    let (engine, store, clock) = mem_engine(config);
+    let u = user(&engine, 1);
+    let short: Vec<_> = (0..3).map(|_| session_with_refresh(&engine, u).0).collect();
+    clock.advance_secs(60);
+    let (long, _) = session_with_refresh(&engine, u);
+    // The first three expire at T0+100, the last one lives until T0+160.
+    clock.advance_secs(50);
+    let before = store.record_count();
+    engine.sweep().unwrap();
+    let mut revoked = Vec::new();
+    let mut swept_all = false;
+    store
+        .read_after(Seq(0), &mut |_, bytes| {
+            for envelope in decode_record(bytes).unwrap() {
+                match envelope.event {
+                    Event::SessionRevoked { session, reason } => {
+                        assert_eq!(reason, RevokeReason::Expired);
+                        revoked.push(session);
+                    }
+                    Event::ExpiredSwept { .. } => swept_all = true,
+                    _ => {}
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(!swept_all, "no whole-state sweep event is written");
+    assert_eq!(store.record_count(), before + 1, "one batch");
+    let mut expected: Vec<_> = short.iter().map(|s| s.info.hash).collect();
+    expected.sort();
+    revoked.sort();
+    assert_eq!(revoked, expected);
+    assert_eq!(engine.with_state(|s| s.session_count()), 1);
+    // Nothing left to prune: the next sweep writes nothing.
+    engine.sweep().unwrap();
+    assert_eq!(store.record_count(), before + 1);
+    assert!(engine.lookup(long.key.expose()).is_some());
+}

@@ -165,6 +165,16 @@ fn cases(version: u16) -> Vec<(&'static str, Envelope)> {
     ];
     if version >= 2 {
         cases.push((
+            "refresh_tokens_expired",
+            env(
+                14,
+                Event::RefreshTokensExpired {
+                    sessions: vec![session, SessionHash([0xcd; 32])],
+                    now: at.plus_secs(86_400),
+                },
+            ),
+        ));
+        cases.push((
             "session_created_signup",
             env(
                 13,

@@ -384,12 +384,11 @@ impl Writer {
         }
         if now >= self.next_sweep {
             self.next_sweep = now.plus_millis(self.config.sweep_interval_ms);
-            if self.state.read().has_expired(now) {
-                self.process(vec![Request {
-                    command: Command::Sweep,
-                    reply: None,
-                }]);
-            }
+            // Planning finds the expired sessions (a scan under the read lock); none, no event.
+            self.process(vec![Request {
+                command: Command::Sweep,
+                reply: None,
+            }]);
         }
         let last = self.state.read().last_seq();
         if last.0.saturating_sub(self.last_snapshot.0) < self.config.snapshot_every {

@@ -192,11 +192,32 @@ impl Writer {
             }
             Command::Sweep => {
                 o.flush_seen = true;
-                let events = if !o.sweep && state.has_expired(now) {
-                    o.sweep = true;
-                    vec![Event::ExpiredSwept { now }]
-                } else {
+                // One event per expired session, found here under the read lock: applying them
+                // costs the write lock O(expired), where `ExpiredSwept` (what earlier builds wrote; still
+                // folded from old logs) scanned every session with readers locked out.
+                let events = if o.sweep {
                     vec![]
+                } else {
+                    o.sweep = true;
+                    let expired = state.expired(now);
+                    let mut events: Vec<Event> = expired
+                        .sessions
+                        .into_iter()
+                        .filter(|hash| o.revoked.insert(*hash))
+                        .map(|session| Event::SessionRevoked {
+                            session,
+                            reason: RevokeReason::Expired,
+                        })
+                        .collect();
+                    let sessions: Vec<SessionHash> = expired
+                        .refresh
+                        .into_iter()
+                        .filter(|hash| !o.revoked.contains(hash))
+                        .collect();
+                    if !sessions.is_empty() || state.has_stale_rotations(now) {
+                        events.push(Event::RefreshTokensExpired { sessions, now });
+                    }
+                    events
                 };
                 done(events, Reply::Done)
             }

@@ -11,8 +11,9 @@
 
 mod snapshot;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::clock::Timestamp;
@@ -112,12 +113,57 @@ pub struct Session {
     pub refresh: RefreshTokens,
 }
 
-/// How a session began: the client's details and how the user authenticated.
+/// How a session began: the client's details and how the user authenticated. The strings are
+/// shared through [`Strings`]: a million sessions carry a few hundred distinct user agents.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Origin {
-    user_agent: Option<Box<str>>,
-    ip: Option<Box<str>>,
+    user_agent: Option<Arc<str>>,
+    ip: Option<Arc<str>>,
     method: AuthMethod,
+}
+
+/// The distinct user agents and IP addresses of live sessions, each held once.
+///
+/// Invariant: holds exactly the strings some session's [`Origin`] refers to. A string leaves
+/// with its last session ([`Strings::release`] runs before a removed session drops, when the
+/// set and that session are its only owners; all changes happen under the write lock).
+#[derive(Debug, Default)]
+struct Strings(HashSet<Arc<str>>);
+
+impl Strings {
+    fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(shared) = self.0.get(s) {
+            return Arc::clone(shared);
+        }
+        let shared: Arc<str> = Arc::from(s);
+        self.0.insert(Arc::clone(&shared));
+        shared
+    }
+
+    fn origin(
+        &mut self,
+        user_agent: Option<&str>,
+        ip: Option<&str>,
+        method: AuthMethod,
+    ) -> Option<Box<Origin>> {
+        if user_agent.is_none() && ip.is_none() && method == AuthMethod::Unknown {
+            return None;
+        }
+        Some(Box::new(Origin {
+            user_agent: user_agent.map(|s| self.intern(s)),
+            ip: ip.map(|s| self.intern(s)),
+            method,
+        }))
+    }
+
+    /// Forgets the strings of `origin` that nothing else holds.
+    fn release(&mut self, origin: &Origin) {
+        for s in [&origin.user_agent, &origin.ip].into_iter().flatten() {
+            if Arc::strong_count(s) == 2 {
+                self.0.remove(s);
+            }
+        }
+    }
 }
 
 /// The live refresh tokens of one session: usually exactly one, stored inline without a heap
@@ -324,23 +370,14 @@ pub struct State {
     max_user: u64,
     last_seq: Seq,
     grace_ms: i64,
+    /// User agents and IPs shared by sessions.
+    strings: Strings,
 }
 
 impl PartialEq for State {
     fn eq(&self, other: &Self) -> bool {
         self.first_difference(other).is_none()
     }
-}
-
-fn origin(user_agent: Option<&str>, ip: Option<&str>, method: AuthMethod) -> Option<Box<Origin>> {
-    if user_agent.is_none() && ip.is_none() && method == AuthMethod::Unknown {
-        return None;
-    }
-    Some(Box::new(Origin {
-        user_agent: user_agent.map(Box::from),
-        ip: ip.map(Box::from),
-        method,
-    }))
 }
 
 impl State {
@@ -358,6 +395,7 @@ impl State {
             max_user: 0,
             last_seq: Seq(0),
             grace_ms: grace_ms.max(0),
+            strings: Strings::default(),
         }
     }
 
@@ -392,14 +430,12 @@ impl State {
                 user_agent,
                 ip,
                 refresh,
-            } => self.create_session(
-                *session,
-                *user,
-                at,
-                *expires_at,
-                origin(user_agent.as_deref(), ip.as_deref(), AuthMethod::Unknown),
-                *refresh,
-            ),
+            } => {
+                let origin =
+                    self.strings
+                        .origin(user_agent.as_deref(), ip.as_deref(), AuthMethod::Unknown);
+                self.create_session(*session, *user, at, *expires_at, origin, *refresh);
+            }
             Event::SessionCreated {
                 session,
                 user,
@@ -408,14 +444,12 @@ impl State {
                 ip,
                 refresh,
                 method,
-            } => self.create_session(
-                *session,
-                *user,
-                at,
-                *expires_at,
-                origin(user_agent.as_deref(), ip.as_deref(), *method),
-                *refresh,
-            ),
+            } => {
+                let origin = self
+                    .strings
+                    .origin(user_agent.as_deref(), ip.as_deref(), *method);
+                self.create_session(*session, *user, at, *expires_at, origin, *refresh);
+            }
             Event::SessionRevoked { session, .. } => self.remove_session(session),
             Event::RefreshRotated {
                 session,
@@ -677,6 +711,9 @@ impl State {
         let Some(session) = self.sessions.remove(hash) else {
             return;
         };
+        if let Some(origin) = &session.origin {
+            self.strings.release(origin);
+        }
         if let Some(list) = self.by_user.get_mut(&session.user) {
             if let Some(at) = list.iter().position(|h| h == hash) {
                 list.swap_remove(at);

@@ -27,6 +27,7 @@
 //! Loading runs on two threads: this one decodes the records into the session table while a
 //! second one builds the users, their indexes and the per-user session lists.
 
+use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 use std::thread;
 
@@ -34,7 +35,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::event::{AuthMethod, Jti, Seq, SessionHash, UserId};
-use crate::state::{Origin, RefreshTokens, Rotation, Session, State, User, origin};
+use crate::state::{Origin, RefreshTokens, Rotation, Session, State, Strings, User};
 
 /// The version this build writes.
 const SNAPSHOT_VERSION: u16 = 2;
@@ -257,6 +258,13 @@ fn decode_v2(body: &[u8], grace_ms: i64) -> Result<State, SnapshotError> {
         return Err(invalid("trailing bytes"));
     }
 
+    let strings: Vec<Arc<str>> = strings.into_iter().map(Arc::from).collect();
+    let mut shared = Strings::default();
+    for s in &strings {
+        if !shared.0.insert(Arc::clone(s)) {
+            return Err(invalid("a string appears twice"));
+        }
+    }
     let (indexes, sessions) = thread::scope(|scope| {
         let users = scope.spawn(|| user_indexes(users_bytes, records, count));
         let sessions = session_table(records, count, &strings, &extras);
@@ -277,6 +285,10 @@ fn decode_v2(body: &[u8], grace_ms: i64) -> Result<State, SnapshotError> {
     state.by_user = indexes.by_user;
     state.max_user = indexes.max_user;
     state.sessions = sessions;
+    drop(strings);
+    // Only strings some session refers to stay (the encoder writes no others).
+    shared.0.retain(|s| Arc::strong_count(s) > 1);
+    state.strings = shared;
     for (at, jti, session) in rotations {
         state.recent_rotations.insert(jti, Rotation { session, at });
         state.rotation_order.push_back((at, jti));
@@ -288,17 +300,17 @@ fn decode_v2(body: &[u8], grace_ms: i64) -> Result<State, SnapshotError> {
 fn session_table(
     records: &[u8],
     count: usize,
-    strings: &[String],
+    strings: &[Arc<str>],
     extras: &[(u64, Vec<(Jti, Timestamp)>)],
 ) -> Result<super::SessionTable, SnapshotError> {
     let mut table = super::SessionTable::default();
     table.reserve(count);
-    let string = |reference: u32| -> Result<Option<&str>, SnapshotError> {
+    let string = |reference: u32| -> Result<Option<Arc<str>>, SnapshotError> {
         match reference {
             0 => Ok(None),
             r => strings
                 .get(r as usize - 1)
-                .map(|s| Some(s.as_str()))
+                .map(|s| Some(Arc::clone(s)))
                 .ok_or_else(|| invalid("string reference out of range")),
         }
     };
@@ -331,11 +343,15 @@ fn session_table(
         if flags >> 4 != 0 {
             return Err(invalid("unknown session flags"));
         }
-        let origin: Option<Box<Origin>> = origin(
-            string(u32_at(record, 96))?,
-            string(u32_at(record, 100))?,
-            method,
-        );
+        let (user_agent, ip) = (string(u32_at(record, 96))?, string(u32_at(record, 100))?);
+        let origin =
+            (user_agent.is_some() || ip.is_some() || method != AuthMethod::Unknown).then(|| {
+                Box::new(Origin {
+                    user_agent,
+                    ip,
+                    method,
+                })
+            });
         let session = Session {
             no: u64_at(record, 32),
             user: UserId(u64_at(record, 40)),
@@ -468,7 +484,7 @@ mod v1 {
                 created_at: r.created_at,
                 expires_at: r.expires_at,
                 seen: AtomicI64::new(r.seen.as_millis()),
-                origin: origin(
+                origin: state.strings.origin(
                     r.user_agent.as_deref(),
                     r.ip.as_deref(),
                     AuthMethod::Unknown,
@@ -550,6 +566,38 @@ mod tests {
         let loaded = State::from_snapshot(&bytes, 10_000).unwrap();
         assert_eq!(loaded.first_difference(&state), None);
         assert_eq!(loaded.to_snapshot(), bytes);
+    }
+
+    /// User agents and IPs are held once however many sessions share them, survive a snapshot
+    /// round trip as the same set, and leave with their last session.
+    #[test]
+    fn shared_strings_leave_with_their_last_session() {
+        let mut state = state();
+        let strings = |s: &State| {
+            let mut v: Vec<String> = s.strings.0.iter().map(|s| s.to_string()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(
+            strings(&state),
+            ["192.0.2.1", "agent/0", "agent/2"],
+            "distinct strings only"
+        );
+        let loaded = State::from_snapshot(&state.to_snapshot(), 10_000).unwrap();
+        assert_eq!(strings(&loaded), strings(&state));
+        let hashes: Vec<SessionHash> = state.sessions.keys().copied().collect();
+        for (i, session) in hashes.into_iter().enumerate() {
+            state.apply(&Envelope {
+                version: crate::event::FORMAT_VERSION,
+                seq: Seq(1_000 + i as u64),
+                at: Timestamp::from_millis(1_767_225_600_000),
+                event: Event::SessionRevoked {
+                    session,
+                    reason: crate::event::RevokeReason::Logout,
+                },
+            });
+        }
+        assert!(strings(&state).is_empty(), "{:?}", strings(&state));
     }
 
     #[test]

@@ -27,6 +27,8 @@
 //! Loading runs on two threads: this one decodes the records into the session table while a
 //! second one builds the users, their indexes and the per-user session lists.
 
+use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 use std::thread;
@@ -110,8 +112,11 @@ impl State {
             }
             records.extend_from_slice(&jti.0);
             records.extend_from_slice(&exp.as_millis().to_le_bytes());
-            records.extend_from_slice(&strings.reference(s.user_agent()).to_le_bytes());
-            records.extend_from_slice(&strings.reference(s.ip()).to_le_bytes());
+            let origin = s.origin.as_deref();
+            let user_agent = origin.and_then(|o| o.user_agent.as_ref());
+            let ip = origin.and_then(|o| o.ip.as_ref());
+            records.extend_from_slice(&strings.reference(user_agent).to_le_bytes());
+            records.extend_from_slice(&strings.reference(ip).to_le_bytes());
             records.push(refresh_bits | method_bits << 2);
         }
         let rotations: Vec<(Timestamp, Jti, SessionHash)> = self
@@ -156,20 +161,28 @@ impl State {
 }
 
 /// Distinct strings in first-use order, referenced as 1 + index (0 = none).
+///
+/// Keyed by address: the state interns its strings (one `Arc` per distinct string), so equal
+/// strings are the same allocation and a million references cost no string hashing.
 #[derive(Default)]
 struct StringTable<'a> {
     strings: Vec<&'a str>,
-    index: std::collections::HashMap<&'a str, u32>,
+    index: HashMap<usize, u32, BuildHasherDefault<super::UserIdHasher>>,
 }
 
 impl<'a> StringTable<'a> {
-    fn reference(&mut self, s: Option<&'a str>) -> u32 {
+    fn reference(&mut self, s: Option<&'a Arc<str>>) -> u32 {
         let Some(s) = s else { return 0 };
         let next = self.strings.len() as u32 + 1;
-        *self.index.entry(s).or_insert_with(|| {
-            self.strings.push(s);
-            next
-        })
+        *self
+            .index
+            // An Arc allocation spans at least 16 bytes (its two counters), so addresses / 16
+            // still differ, and the bits that alignment keeps zero are dropped.
+            .entry(Arc::as_ptr(s).cast::<u8>() as usize >> 4)
+            .or_insert_with(|| {
+                self.strings.push(s);
+                next
+            })
     }
 }
 

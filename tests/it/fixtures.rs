@@ -12,6 +12,40 @@ use hallpass::event::{
     AuthMethod, Envelope, Event, FORMAT_VERSION, Jti, RevokeReason, Seq, SessionHash, UserId,
 };
 
+/// A session-created event of user 1 as format `version` writes it: format 1 has only the
+/// variant without a method.
+fn session_created(
+    version: u16,
+    session: SessionHash,
+    expires_at: Timestamp,
+    user_agent: Option<&str>,
+    ip: Option<&str>,
+    refresh: Option<(Jti, Timestamp)>,
+    method: AuthMethod,
+) -> Event {
+    let (user_agent, ip) = (user_agent.map(Into::into), ip.map(Into::into));
+    if version == 1 {
+        Event::SessionCreatedV1 {
+            session,
+            user: UserId(1),
+            expires_at,
+            user_agent,
+            ip,
+            refresh,
+        }
+    } else {
+        Event::SessionCreated {
+            session,
+            user: UserId(1),
+            expires_at,
+            user_agent,
+            ip,
+            refresh,
+            method,
+        }
+    }
+}
+
 fn cases(version: u16) -> Vec<(&'static str, Envelope)> {
     let at = Timestamp::from_millis(1_767_225_600_123);
     let env = |seq, event| Envelope {
@@ -23,29 +57,10 @@ fn cases(version: u16) -> Vec<(&'static str, Envelope)> {
     let session = SessionHash([0xab; 32]);
     let jti = Jti([0x11; 16]);
     let jti2 = Jti([0x22; 16]);
-    // Format 1 has only the session-created event without a method.
-    let created = |expires_at, user_agent: Option<&str>, ip: Option<&str>, refresh, method| {
-        let (user_agent, ip) = (user_agent.map(Into::into), ip.map(Into::into));
-        if version == 1 {
-            Event::SessionCreatedV1 {
-                session,
-                user: UserId(1),
-                expires_at,
-                user_agent,
-                ip,
-                refresh,
-            }
-        } else {
-            Event::SessionCreated {
-                session,
-                user: UserId(1),
-                expires_at,
-                user_agent,
-                ip,
-                refresh,
-                method,
-            }
-        }
+    let created = |expires_at, user_agent, ip, refresh, method| {
+        session_created(
+            version, session, expires_at, user_agent, ip, refresh, method,
+        )
     };
     let mut cases = vec![
         (
@@ -243,32 +258,20 @@ fn fixture_state(version: u16) -> hallpass::state::State {
     }
     let at = Timestamp::from_millis(1_767_225_600_123);
     for (i, n) in [3u8, 5, 9].into_iter().enumerate() {
-        let (session, user_agent, ip) = (SessionHash([n; 32]), None, Some("192.0.2.1".into()));
-        let (expires_at, refresh) = (at.plus_secs(3_600), Some((Jti([n; 16]), at.plus_secs(60))));
-        let event = if version == 1 {
-            Event::SessionCreatedV1 {
-                session,
-                user: UserId(1),
-                expires_at,
-                user_agent,
-                ip,
-                refresh,
-            }
-        } else {
-            Event::SessionCreated {
-                session,
-                user: UserId(1),
-                expires_at,
-                user_agent,
-                ip,
-                refresh,
-                method: [
-                    AuthMethod::Password,
-                    AuthMethod::SignUp,
-                    AuthMethod::Unknown,
-                ][i],
-            }
-        };
+        let method = [
+            AuthMethod::Password,
+            AuthMethod::SignUp,
+            AuthMethod::Unknown,
+        ][i];
+        let event = session_created(
+            version,
+            SessionHash([n; 32]),
+            at.plus_secs(3_600),
+            None,
+            Some("192.0.2.1"),
+            Some((Jti([n; 16]), at.plus_secs(60))),
+            method,
+        );
         state.apply(&Envelope {
             version,
             seq: Seq(100 + i as u64),

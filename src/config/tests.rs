@@ -1,0 +1,167 @@
+//! Settings: defaults, precedence, parsing and the errors that name a setting.
+
+use super::*;
+
+fn raw(pairs: &[(&str, &str)]) -> RawConfig {
+    let mut raw = RawConfig::new();
+    for (k, v) in pairs {
+        raw.set(k, *v).unwrap();
+    }
+    raw
+}
+
+#[test]
+fn defaults_are_allauths() {
+    let c = Config::default();
+    assert_eq!(c.token_strategy, TokenStrategyName::Session);
+    assert_eq!(c.jwt_algorithm, Algorithm::RS256);
+    assert_eq!(c.refresh_algorithm, None);
+    assert_eq!((c.access_ttl_secs, c.refresh_ttl_secs), (300, 86_400));
+    assert_eq!(c.header_scheme, "Bearer");
+    assert!(!c.stateful_validation && c.rotate_refresh && c.rate_limits && c.signup_open);
+    assert_eq!(c.session_ttl_secs, 1_209_600);
+    assert_eq!(c.refresh_grace_secs, 10);
+    assert_eq!(c.durability, Durability::Fsync);
+    assert_eq!(c.trusted_proxy_count, 0);
+    assert_eq!(c.trusted_client_ip_header, None);
+}
+
+#[test]
+fn trusted_proxy_settings_are_allauths() {
+    let file = RawConfig::from_toml(
+        "ALLAUTH_TRUSTED_PROXY_COUNT = 1\nALLAUTH_TRUSTED_CLIENT_IP_HEADER = \"X-Real-IP\"\n",
+    )
+    .unwrap();
+    let c = file.clone().validate().unwrap();
+    assert_eq!(c.trusted_proxy_count, 1);
+    assert_eq!(c.trusted_client_ip_header.as_deref(), Some("x-real-ip"));
+    let env = raw(&[
+        ("ALLAUTH_TRUSTED_PROXY_COUNT", " 2 "),
+        ("ALLAUTH_TRUSTED_CLIENT_IP_HEADER", "CF-Connecting-IP"),
+    ]);
+    let flags = raw(&[("ALLAUTH_TRUSTED_CLIENT_IP_HEADER", "")]);
+    let c = RawConfig::layered(flags, env, file).validate().unwrap();
+    assert_eq!(c.trusted_proxy_count, 2);
+    assert_eq!(
+        c.trusted_client_ip_header, None,
+        "empty is unset, as in allauth"
+    );
+}
+
+#[test]
+fn precedence_is_flag_env_file_default() {
+    let file = RawConfig::from_toml(
+        "HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN = 100\nSESSION_COOKIE_AGE = 5\nACCOUNT_RATE_LIMITS = false\n",
+    )
+    .unwrap();
+    let env = raw(&[
+        ("HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN", "200"),
+        ("SESSION_COOKIE_AGE", "6"),
+    ]);
+    let flags = raw(&[("HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN", "400")]);
+    let c = RawConfig::layered(flags, env, file).validate().unwrap();
+    assert_eq!(c.access_ttl_secs, 400);
+    assert_eq!(c.session_ttl_secs, 6);
+    assert!(!c.rate_limits);
+    assert_eq!(c.refresh_ttl_secs, 86_400);
+}
+
+#[test]
+fn booleans_accept_any_case_and_digits() {
+    for (v, want) in [("TRUE", true), ("False", false), ("1", true), ("0", false)] {
+        let c = raw(&[("HALLPASS_SIGNUP_OPEN", v)]).validate().unwrap();
+        assert_eq!(c.signup_open, want, "{v}");
+    }
+}
+
+#[test]
+fn errors_name_the_setting() {
+    let cases = [
+        ("HALLPASS_SIGNUP_OPEN", "yes please"),
+        ("HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN", "5m"),
+        ("HEADLESS_JWT_REFRESH_TOKEN_EXPIRES_IN", "0"),
+        ("HEADLESS_TOKEN_STRATEGY", "cookie"),
+        ("HEADLESS_JWT_ALGORITHM", "none"),
+        ("HALLPASS_DURABILITY", "sometimes"),
+        ("HEADLESS_JWT_PRIVATE_KEY", "/nonexistent/key.pem"),
+        ("ALLAUTH_TRUSTED_PROXY_COUNT", "-1"),
+        ("ALLAUTH_TRUSTED_PROXY_COUNT", "one"),
+        ("ALLAUTH_TRUSTED_PROXY_COUNT", "101"),
+        ("ALLAUTH_TRUSTED_CLIENT_IP_HEADER", "X Real IP"),
+        ("ALLAUTH_TRUSTED_CLIENT_IP_HEADER", "X-Real-IP:"),
+        ("HALLPASS_JWT_REFRESH_ALGORITHM", "RS256"),
+        ("HALLPASS_JWT_REFRESH_ALGORITHM", "none"),
+    ];
+    for (name, value) in cases {
+        let err = raw(&[(name, value)]).validate().unwrap_err();
+        assert_eq!(err.setting, name);
+    }
+    assert_eq!(
+        RawConfig::from_toml("NOPE = 1").unwrap_err().setting,
+        "NOPE"
+    );
+}
+
+#[test]
+fn strategy_accepts_allauth_class_paths() {
+    let c = raw(&[(
+        "HEADLESS_TOKEN_STRATEGY",
+        "allauth.headless.tokens.strategies.jwt.JWTTokenStrategy",
+    )])
+    .validate()
+    .unwrap();
+    assert_eq!(c.token_strategy, TokenStrategyName::Jwt);
+}
+
+#[test]
+fn dev_private_key_is_generated_for_jwt_and_reused() {
+    let dir = tempfile::tempdir().unwrap();
+    let jwt = || {
+        raw(&[
+            ("HEADLESS_TOKEN_STRATEGY", "jwt"),
+            ("HEADLESS_JWT_ALGORITHM", "ES256"),
+        ])
+        .validate()
+        .unwrap()
+    };
+    let (c1, generated) = jwt().with_dev_defaults(dir.path()).unwrap();
+    assert_eq!(generated.len(), 2);
+    let (c2, generated) = jwt().with_dev_defaults(dir.path()).unwrap();
+    assert!(generated.is_empty());
+    let pem = c1.jwt_private_key.unwrap();
+    assert!(pem.expose().starts_with("-----BEGIN"));
+    assert_eq!(Some(pem), c2.jwt_private_key);
+}
+
+#[test]
+fn secrets_are_redacted() {
+    let r = raw(&[("SECRET_KEY", "hunter2")]);
+    assert!(!format!("{r:?}").contains("hunter2"));
+    let c = r.validate().unwrap();
+    assert!(!format!("{c:?}").contains("hunter2"));
+}
+
+#[test]
+fn dev_secret_key_is_generated_once_with_mode_0600() {
+    let dir = tempfile::tempdir().unwrap();
+    let (c1, generated) = Config::default().with_dev_defaults(dir.path()).unwrap();
+    assert_eq!(generated.len(), 1);
+    let (c2, generated) = Config::default().with_dev_defaults(dir.path()).unwrap();
+    assert!(generated.is_empty());
+    let k1 = c1.secret_key.unwrap();
+    assert_eq!(k1.expose().len(), 50);
+    assert_eq!(Some(k1), c2.secret_key);
+    assert!(
+        c2.jwt_private_key.is_none(),
+        "session strategy needs no key pair"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join(SECRET_KEY_FILE))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+}

@@ -12,6 +12,7 @@ mod engine;
 mod faults;
 mod fixtures;
 mod fuzz_corpus;
+mod layers;
 mod model;
 mod recovery;
 mod tokens;

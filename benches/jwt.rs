@@ -21,11 +21,10 @@ use criterion::{Criterion, criterion_group};
 use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use hallpass::clock::{Clock, SystemClock};
-use hallpass::crypto::sid::SidCipher;
-use hallpass::token::cache::VerifiedCache;
-use hallpass::token::jwt::{Claims, JwtCodec, TokenUse};
-use hallpass::token::keys::{Algorithm, KeySet};
+use hallpass::testing::VerifiedCache;
+use hallpass::{
+    Algorithm, Claims, Clock, JwtCodec, KeySet, SessionHash, SidCipher, SystemClock, TokenUse,
+};
 
 macro_rules! fixture {
     ($name:literal) => {
@@ -253,9 +252,13 @@ fn cache_and_sid(c: &mut Criterion) {
     // same-length variants of one token stand in for 10k signed ones.
     for i in 0..10_000 {
         let other = format!("{}{i:05}", &token[..token.len() - 5]);
-        cache.insert(&other, claims(now));
+        cache.insert(&other, claims(now), SessionHash([0; 32]));
     }
-    cache.verify_access(&s.codec, &token, now).expect("verify");
+    let verified = s
+        .codec
+        .verify(&token, TokenUse::Access, now)
+        .expect("verify");
+    cache.insert(&token, verified, SessionHash([0; 32]));
     let mut group = c.benchmark_group("cache");
     group.bench_function(format!("hit_rs256_{}_bytes", token.len()), |b| {
         b.iter(|| cache.get(black_box(&token), now).expect("hit"))

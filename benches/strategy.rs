@@ -12,13 +12,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use hallpass::clock::{ManualClock, Timestamp};
-use hallpass::crypto::sid::SidCipher;
-use hallpass::engine::{Engine, EngineConfig, SessionMeta};
-use hallpass::store::MemStore;
-use hallpass::token::jwt::JwtCodec;
-use hallpass::token::keys::{Algorithm, KeySet};
-use hallpass::token::{JwtSettings, JwtTokenStrategy, TokenStrategy};
+use hallpass::testing::ManualClock;
+use hallpass::{
+    Algorithm, Engine, EngineConfig, JwtCodec, JwtSettings, JwtTokenStrategy, KeySet, MemStore,
+    PasswordHash, SessionMeta, SidCipher, Timestamp, TokenStrategy,
+};
 
 const SECRET: &[u8] = b"bench-secret-key-bench-secret-key";
 
@@ -43,7 +41,7 @@ fn setup(stateful: bool) -> (Engine, JwtTokenStrategy, String) {
     );
     // 100k other sessions, so the session index is not trivially small.
     let user = engine
-        .sign_up("bench@example.com", "bench", String::new())
+        .sign_up("bench@example.com", "bench", PasswordHash::unusable())
         .unwrap();
     let threads: Vec<_> = (0..4)
         .map(|_| {

@@ -1,7 +1,9 @@
 //! Time enters hallpass only through a [`Clock`], so tests and the fold never read the system
-//! clock directly.
+//! clock directly. A leaf: imports no other part of hallpass.
 
+#[cfg(feature = "testing")]
 use std::sync::Arc;
+#[cfg(feature = "testing")]
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// Unix time in milliseconds.
@@ -89,9 +91,11 @@ impl Clock for SystemClock {
 /// A clock that moves only when told to; for tests, fuzzing and benchmarks.
 ///
 /// Clones share the same time.
+#[cfg(feature = "testing")]
 #[derive(Clone, Debug)]
 pub struct ManualClock(Arc<AtomicI64>);
 
+#[cfg(feature = "testing")]
 impl ManualClock {
     /// A clock standing at `start`.
     pub fn new(start: Timestamp) -> Self {
@@ -115,6 +119,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(feature = "testing")]
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp(self.0.load(Ordering::SeqCst))

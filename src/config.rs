@@ -1,19 +1,18 @@
 //! Settings, named as allauth's and Django's, from flags, the environment and a TOML file.
 //!
 //! [`RawConfig`] holds settings as written (strings keyed by their Django name); layers merge
-//! with precedence flag > environment > file > default. [`RawConfig::validate`] turns it into a
+//! with precedence flag > environment > file > default (the binary reads the TOML file). [`RawConfig::validate`] turns it into a
 //! [`Config`], or a [`ConfigError`] naming the offending setting. Secrets are never echoed in
 //! errors or `Debug`.
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::{Path, PathBuf};
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::engine::EngineConfig;
 use crate::store::Durability;
-use crate::token::keys::Algorithm;
+use crate::token::{Algorithm, StrategyKind};
 
 /// Every setting hallpass reads, by its allauth/Django name.
 pub const SETTINGS: &[&str] = &[
@@ -38,12 +37,7 @@ pub const SETTINGS: &[&str] = &[
 ];
 
 /// The largest `ALLAUTH_TRUSTED_PROXY_COUNT` accepted; more is surely a typo.
-pub const MAX_TRUSTED_PROXY_COUNT: usize = 100;
-
-/// File name of the generated development `SECRET_KEY` in the data directory.
-pub const SECRET_KEY_FILE: &str = "secret_key";
-/// File name of the generated development JWT private key in the data directory.
-pub const PRIVATE_KEY_FILE: &str = "jwt_private_key.pem";
+pub(crate) const MAX_TRUSTED_PROXY_COUNT: usize = 100;
 
 /// A setting that could not be used.
 ///
@@ -59,7 +53,8 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn new(setting: &str, reason: impl Into<String>) -> ConfigError {
+    /// An error about `setting`.
+    pub fn new(setting: &str, reason: impl Into<String>) -> ConfigError {
         ConfigError {
             setting: setting.to_owned(),
             reason: reason.into(),
@@ -87,15 +82,6 @@ impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(<redacted>)")
     }
-}
-
-/// Which built-in token strategy `HEADLESS_TOKEN_STRATEGY` names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum TokenStrategyName {
-    /// Session tokens only (allauth's default).
-    Session,
-    /// JWT access and refresh tokens.
-    Jwt,
 }
 
 /// Settings as written: strings keyed by setting name, before validation.
@@ -173,47 +159,6 @@ impl RawConfig {
         )
     }
 
-    /// Parses a TOML settings file whose keys are the setting names. Strings, integers and
-    /// booleans are accepted as values.
-    ///
-    /// # Errors
-    ///
-    /// A [`ConfigError`] for a syntax error (setting `--config`), an unknown key or a value of
-    /// another type.
-    pub fn from_toml(text: &str) -> Result<RawConfig, ConfigError> {
-        let table: toml::Table = text
-            .parse()
-            .map_err(|e: toml::de::Error| ConfigError::new("--config", e.message().to_owned()))?;
-        let mut raw = RawConfig::new();
-        for (name, value) in table {
-            let text = match value {
-                toml::Value::String(s) => s,
-                toml::Value::Integer(i) => i.to_string(),
-                toml::Value::Boolean(b) => b.to_string(),
-                _ => {
-                    return Err(ConfigError::new(
-                        &name,
-                        "expected a string, an integer or a boolean",
-                    ));
-                }
-            };
-            raw.set(&name, text)?;
-        }
-        Ok(raw)
-    }
-
-    /// Reads and parses a TOML settings file.
-    ///
-    /// # Errors
-    ///
-    /// A [`ConfigError`] for `--config` if the file cannot be read, else as [`Self::from_toml`].
-    pub fn from_file(path: &Path) -> Result<RawConfig, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            ConfigError::new("--config", format!("cannot read {}: {e}", path.display()))
-        })?;
-        RawConfig::from_toml(&text)
-    }
-
     /// `self` over `lower`: values set in `self` win.
     pub fn over(mut self, lower: RawConfig) -> RawConfig {
         for (k, v) in lower.values {
@@ -237,25 +182,10 @@ impl RawConfig {
     /// The first [`ConfigError`], naming its setting.
     pub fn validate(&self) -> Result<Config, ConfigError> {
         let token_strategy = match self.value("HEADLESS_TOKEN_STRATEGY").map(str::trim) {
-            None | Some("") => TokenStrategyName::Session,
-            Some(
-                "session"
-                | "allauth.headless.tokens.strategies.sessions.SessionTokenStrategy"
-                | "allauth.headless.tokens.sessions.SessionTokenStrategy",
-            ) => TokenStrategyName::Session,
-            Some(
-                "jwt"
-                | "allauth.headless.tokens.strategies.jwt.strategy.JWTTokenStrategy"
-                | "allauth.headless.tokens.strategies.jwt.JWTTokenStrategy",
-            ) => TokenStrategyName::Jwt,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "HEADLESS_TOKEN_STRATEGY",
-                    format!(
-                        "unknown token strategy {other:?}: expected session, jwt, or allauth's class path"
-                    ),
-                ));
-            }
+            None | Some("") => StrategyKind::Session,
+            Some(name) => name
+                .parse()
+                .map_err(|e| ConfigError::new("HEADLESS_TOKEN_STRATEGY", e))?,
         };
         let jwt_algorithm = match self.value("HEADLESS_JWT_ALGORITHM").map(str::trim) {
             None | Some("") => Algorithm::RS256,
@@ -283,18 +213,7 @@ impl RawConfig {
         let jwt_private_key = match self.value("HEADLESS_JWT_PRIVATE_KEY") {
             None => None,
             Some(v) if v.trim().is_empty() => None,
-            Some(v) if v.trim_start().starts_with("-----BEGIN") => Some(Secret::new(v.to_owned())),
-            // allauth signs HMAC tokens with the setting's text itself, not a file's.
-            Some(v) if jwt_algorithm.is_symmetric() => Some(Secret::new(v.to_owned())),
-            Some(path) => {
-                let pem = std::fs::read_to_string(path.trim()).map_err(|e| {
-                    ConfigError::new(
-                        "HEADLESS_JWT_PRIVATE_KEY",
-                        format!("neither a PEM nor a readable file ({path}): {e}"),
-                    )
-                })?;
-                Some(Secret::new(pem))
-            }
+            Some(v) => Some(Secret::new(v.to_owned())),
         };
         let secret_key = self
             .value("SECRET_KEY")
@@ -312,15 +231,9 @@ impl RawConfig {
         };
         let durability = match self.value("HALLPASS_DURABILITY").map(str::trim) {
             None | Some("") => Durability::Fsync,
-            Some(v) if v.eq_ignore_ascii_case("fsync") => Durability::Fsync,
-            Some(v) if v.eq_ignore_ascii_case("flush") => Durability::Flush,
-            Some(v) if v.eq_ignore_ascii_case("none") => Durability::None,
-            Some(other) => {
-                return Err(ConfigError::new(
-                    "HALLPASS_DURABILITY",
-                    format!("expected fsync, flush or none, got {other:?}"),
-                ));
-            }
+            Some(v) => v
+                .parse()
+                .map_err(|e| ConfigError::new("HALLPASS_DURABILITY", e))?,
         };
         let trusted_proxy_count = match self.value("ALLAUTH_TRUSTED_PROXY_COUNT").map(str::trim) {
             None | Some("") => 0,
@@ -401,7 +314,7 @@ impl RawConfig {
 #[non_exhaustive]
 pub struct Config {
     /// `HEADLESS_TOKEN_STRATEGY` (session).
-    pub token_strategy: TokenStrategyName,
+    pub token_strategy: StrategyKind,
     /// `HEADLESS_JWT_ALGORITHM` (RS256).
     pub jwt_algorithm: Algorithm,
     /// `HALLPASS_JWT_REFRESH_ALGORITHM` (none: refresh tokens are signed like access tokens,
@@ -409,7 +322,8 @@ pub struct Config {
     /// `SECRET_KEY`: they are only ever verified by hallpass, and an RSA signature costs about
     /// 0.9 ms of CPU where HMAC costs 2 µs.
     pub refresh_algorithm: Option<Algorithm>,
-    /// `HEADLESS_JWT_PRIVATE_KEY`, as PEM text (read from the file if a path was given).
+    /// `HEADLESS_JWT_PRIVATE_KEY` as written: a PEM, a path to one, or (HMAC algorithms) the
+    /// shared secret itself. A path is read when the strategy is built, not here.
     pub jwt_private_key: Option<Secret>,
     /// `HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN` (300 s).
     pub access_ttl_secs: i64,
@@ -423,7 +337,7 @@ pub struct Config {
     pub rotate_refresh: bool,
     /// `SESSION_COOKIE_AGE` (1,209,600 s).
     pub session_ttl_secs: i64,
-    /// `SECRET_KEY`; `None` until [`Config::with_dev_defaults`] fills it in.
+    /// `SECRET_KEY`; `None` until development defaults fill it in (`serve`'s first step).
     pub secret_key: Option<Secret>,
     /// `ACCOUNT_RATE_LIMITS` (true; `false` disables every limit).
     pub rate_limits: bool,
@@ -462,117 +376,6 @@ impl Config {
             ..EngineConfig::default()
         }
     }
-
-    /// Fills in a missing `SECRET_KEY` from `data_dir/secret_key`, and with the JWT strategy and
-    /// an asymmetric algorithm a missing private key from `data_dir/jwt_private_key.pem`,
-    /// generating and storing them (mode 0600) on first start, and warns that they are
-    /// development defaults. Returns the files that were generated.
-    ///
-    /// # Errors
-    ///
-    /// A [`ConfigError`] for `SECRET_KEY` if the file cannot be read or written.
-    pub fn with_dev_defaults(
-        mut self,
-        data_dir: &Path,
-    ) -> Result<(Config, Vec<PathBuf>), ConfigError> {
-        let mut generated = Vec::new();
-        if self.secret_key.is_none() {
-            let path = data_dir.join(SECRET_KEY_FILE);
-            let (value, fresh) = read_or_create(&path, || Ok(generate_secret_key()))
-                .map_err(|e| ConfigError::new("SECRET_KEY", format!("{}: {e}", path.display())))?;
-            let value = value.trim().to_owned();
-            if value.is_empty() {
-                return Err(ConfigError::new(
-                    "SECRET_KEY",
-                    format!("{} is empty", path.display()),
-                ));
-            }
-            tracing::warn!(
-                file = %path.display(),
-                "SECRET_KEY not set: using a generated development default; set it in production"
-            );
-            if fresh {
-                generated.push(path);
-            }
-            self.secret_key = Some(Secret::new(value));
-        }
-        let needs_key_pair = self.token_strategy == TokenStrategyName::Jwt
-            && !matches!(
-                self.jwt_algorithm,
-                Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512
-            );
-        if needs_key_pair && self.jwt_private_key.is_none() {
-            let path = data_dir.join(PRIVATE_KEY_FILE);
-            let algorithm = self.jwt_algorithm;
-            let (pem, fresh) = read_or_create(&path, || {
-                crate::token::keys::generate_private_pem(algorithm)
-                    .map_err(|e| std::io::Error::other(e.to_string()))
-            })
-            .map_err(|e| {
-                ConfigError::new(
-                    "HEADLESS_JWT_PRIVATE_KEY",
-                    format!("{}: {e}", path.display()),
-                )
-            })?;
-            tracing::warn!(
-                file = %path.display(),
-                "HEADLESS_JWT_PRIVATE_KEY not set: using a generated development key; set it in production"
-            );
-            if fresh {
-                generated.push(path);
-            }
-            self.jwt_private_key = Some(Secret::new(pem));
-        }
-        Ok((self, generated))
-    }
-}
-
-/// Django's `get_random_secret_key`: 50 characters from its alphabet, from the OS CSPRNG.
-pub fn generate_secret_key() -> String {
-    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789!@#$%^&*(-_=+)";
-    let mut out = String::with_capacity(50);
-    while out.len() < 50 {
-        for byte in crate::crypto::random_bytes::<64>() {
-            // Rejection sampling keeps the distribution uniform: 250 = 5 * 50.
-            if byte < 250 && out.len() < 50 {
-                out.push(char::from(ALPHABET[usize::from(byte) % ALPHABET.len()]));
-            }
-        }
-    }
-    out
-}
-
-/// Reads `path`, or writes `make()` to it with mode 0600 first (the dev `SECRET_KEY` and JWT
-/// private key). Returns the contents and
-/// whether the file was created now.
-///
-/// # Errors
-///
-/// I/O errors.
-pub fn read_or_create(
-    path: &Path,
-    make: impl FnOnce() -> std::io::Result<String>,
-) -> std::io::Result<(String, bool)> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => return Ok((text, false)),
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        Err(_) => {}
-    }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let value = make()?;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    std::io::Write::write_all(&mut file, value.as_bytes())?;
-    file.sync_all()?;
-    Ok((value, true))
 }
 
 fn parse_bool(v: &str) -> Option<bool> {

@@ -23,10 +23,10 @@ use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use hallpass::clock::SystemClock;
-use hallpass::engine::{Engine, EngineConfig, SessionMeta, Successor};
-use hallpass::event::{Jti, RevokeReason, SessionHash};
-use hallpass::store::Durability;
+use hallpass::{
+    Durability, Engine, EngineConfig, Jti, PasswordHash, RevokeReason, SessionHash, SessionMeta,
+    Successor, SystemClock,
+};
 
 const ROTATIONS_PER_SESSION: usize = 3;
 
@@ -68,11 +68,11 @@ fn child(dir: &Path) {
                     let _ = writeln!(out, "{line}");
                     let _ = out.flush();
                 };
-                let tag = u64::from_le_bytes(hallpass::crypto::random_bytes::<8>());
+                let tag = u64::from_le_bytes(hallpass::testing::random_bytes::<8>());
                 for i in 0.. {
                     let email = format!("t{t}-{tag}-{i}@example.com");
                     let user = engine
-                        .sign_up(&email, "crash", String::new())
+                        .sign_up(&email, "crash", PasswordHash::unusable())
                         .expect("sign up");
                     say(format!("U {email}"));
                     let mut jti = Jti::random();
@@ -134,7 +134,7 @@ fn one_round(dir: &Path, round: usize) -> usize {
             .map_while(Result::ok)
             .collect::<Vec<String>>()
     });
-    let wait = 50 + u64::from(hallpass::crypto::random_bytes::<2>()[0]) * 3;
+    let wait = 50 + u64::from(hallpass::testing::random_bytes::<2>()[0]) * 3;
     std::thread::sleep(Duration::from_millis(wait));
     child.kill().expect("SIGKILL the child");
     child.wait().expect("reap child");

@@ -6,12 +6,11 @@ use std::time::Instant;
 
 use tempfile::TempDir;
 
-use hallpass::clock::Timestamp;
-use hallpass::crypto::sha256;
-use hallpass::event::codec::encode_record;
-use hallpass::event::{AuthMethod, Envelope, Event, FORMAT_VERSION, Jti, Seq, SessionHash, UserId};
-use hallpass::state::State;
-use hallpass::store::{Durability, EventStore, SledStore, Snapshot};
+use hallpass::testing::{Envelope, Event, FORMAT_VERSION, State, encode_record, sha256};
+use hallpass::{
+    AuthMethod, Durability, EventStore, Jti, PasswordHash, Seq, SessionHash, SledStore, Snapshot,
+    Timestamp, UserId,
+};
 
 /// 2026-01-01T00:00:00Z: the synthetic data's "now", so runs are comparable.
 pub(crate) const T0: Timestamp = Timestamp::from_secs(1_767_225_600);
@@ -132,7 +131,7 @@ pub(crate) fn user_signed_up(seq: u64, user: u64) -> Envelope {
             user: UserId(user),
             email: format!("user{user}@example.com"),
             username: format!("user{user}"),
-            password_hash: String::new(),
+            password_hash: PasswordHash::unusable(),
         },
     }
 }

@@ -11,13 +11,12 @@ use std::time::{Duration, Instant};
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput, measurement::WallTime};
 use tempfile::TempDir;
 
-use hallpass::Engine;
-use hallpass::clock::{Clock, SystemClock, Timestamp};
-use hallpass::engine::{EngineConfig, RotateOutcome, SessionMeta, Successor};
-use hallpass::event::codec::encode_record;
-use hallpass::event::{AuthMethod, Event, Jti, SessionHash, UserId};
-use hallpass::state::State;
-use hallpass::store::{Durability, EventStore, SledStore, Snapshot};
+use hallpass::testing::{Event, State, encode_record};
+use hallpass::{
+    AuthMethod, Clock, Durability, Engine, EngineConfig, EventStore, Jti, PasswordHash,
+    RotateOutcome, SessionHash, SessionMeta, SledStore, Snapshot, Successor, SystemClock,
+    Timestamp, UserId,
+};
 
 use crate::data::{
     DATASET_USERS, GRACE_MS, REFRESH_TTL_SECS, THROUGHPUT_USERS, session_created, user_signed_up,
@@ -250,7 +249,11 @@ fn sign_up_users(engine: &Engine, n: u64) -> Vec<UserId> {
         move || {
             let i = next.fetch_add(1, Ordering::Relaxed);
             let user = engine
-                .sign_up(&format!("bench{i}@example.com"), "bench", String::new())
+                .sign_up(
+                    &format!("bench{i}@example.com"),
+                    "bench",
+                    PasswordHash::unusable(),
+                )
                 .expect("sign up");
             users_ref.lock().expect("user list").push(user.id);
         }

@@ -3,8 +3,8 @@
 
 use criterion::Criterion;
 
-use hallpass::event::{AuthMethod, Envelope, Event, SessionHash};
-use hallpass::state::{Session, State};
+use hallpass::testing::{Envelope, Event, Session, State};
+use hallpass::{AuthMethod, SessionHash};
 
 use crate::data::{DATASET_SESSIONS, GRACE_MS, session_created, user_signed_up};
 

@@ -7,13 +7,8 @@ use std::time::{Duration, Instant};
 
 use criterion::{Criterion, SamplingMode, Throughput};
 
-use hallpass::Engine;
-use hallpass::clock::ManualClock;
-use hallpass::crypto::sha256;
-use hallpass::engine::EngineConfig;
-use hallpass::event::codec::decode_record;
-use hallpass::state::State;
-use hallpass::store::{Durability, EventStore, SledStore};
+use hallpass::testing::{ManualClock, State, decode_record, sha256};
+use hallpass::{Durability, Engine, EngineConfig, EventStore, SledStore};
 
 use crate::data::{
     AccessOrder, DATASET_LOG_RECORDS, DATASET_SESSIONS, Dataset, GRACE_MS, HOT_KEYS, T0, dataset,

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use warp::Filter;
 
-use hallpass::web::{App, Principal, authenticated, recover};
+use hallpass::{App, Principal, authenticated, recover};
 
 /// `GET /api/me` behind [`authenticated`]: the caller's user id, session number (`null` for a
 /// stateless access token whose session has ended) and whether a bearer token was used. Every

@@ -16,10 +16,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use hallpass::Engine;
-use hallpass::clock::SystemClock;
-use hallpass::config::RawConfig;
-use hallpass::web::App;
+use hallpass::{App, RawConfig};
 
 mod api;
 
@@ -29,16 +26,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let facade_addr = args.next().unwrap_or_else(|| "127.0.0.1:8000".into());
     let api_addr = args.next().unwrap_or_else(|| "127.0.0.1:8001".into());
     let data_dir = Path::new("./hallpass-example-data");
-    let (config, _) = RawConfig::from_env()
-        .validate()?
-        .with_dev_defaults(data_dir)?;
-    let (engine, _) = Engine::open_dir(
-        &data_dir.join("log"),
-        config.durability,
-        Arc::new(SystemClock),
-        config.engine_config(),
-    )?;
-    let app = Arc::new(App::new(engine, config)?);
+    let (config, _) = hallpass::provision_dev_keys(RawConfig::from_env().validate()?, data_dir)?;
+    let strategy = hallpass::build_strategy(&config)?;
+    let (engine, _) = hallpass::open_engine(data_dir, &config)?;
+    let app = Arc::new(App::with_strategy(engine, config, strategy));
 
     let facade = tokio::net::TcpListener::bind(&facade_addr).await?;
     let api = tokio::net::TcpListener::bind(&api_addr).await?;
@@ -50,7 +41,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = || async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let facade = hallpass::web::serve(facade, Arc::clone(&app), shutdown());
+    let facade = hallpass::serve(facade, Arc::clone(&app), shutdown());
     let api = warp::serve(api::resource_api(app))
         .incoming(api)
         .graceful(shutdown())

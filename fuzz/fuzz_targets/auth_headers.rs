@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| hallpass::fuzzing::auth_headers(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| hallpass::testing::fuzz::auth_headers(data));

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| hallpass::fuzzing::engine_ops(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| hallpass::testing::fuzz::engine_ops(data));

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| hallpass::fuzzing::http_body(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| hallpass::testing::fuzz::http_body(data));

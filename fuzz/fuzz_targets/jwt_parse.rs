@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| hallpass::fuzzing::jwt_parse(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| hallpass::testing::fuzz::jwt_parse(data));

@@ -1,3 +1,3 @@
 #![no_main]
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| hallpass::fuzzing::sid_decode(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| hallpass::testing::fuzz::sid_decode(data));

@@ -2,24 +2,21 @@
 //!
 //! Signup normalizes the submitted address with [`normalize_email`] and stores the result, so
 //! "is this address taken?" and login are one exact lookup. The new user's username is
-//! [`unique_username`] of [`username_base`] of that address, as allauth's `populate_username`
-//! does for an e-mail-only signup.
+//! [`username_base`] of that address made unique by the engine's writer, as allauth's
+//! `populate_username` does for an e-mail-only signup.
 //!
 //! Invariants: a normalized address is ASCII, lower-case, at most [`MAX_EMAIL_CHARS`] long and
 //! accepted by Django's `EmailValidator`; a generated username is non-empty, at most
-//! [`MAX_USERNAME_CHARS`] long and matches Django's username pattern `^[\w.@+-]+$`.
+//! `MAX_USERNAME_CHARS` (150) long and matches Django's username pattern `^[\w.@+-]+$`.
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::pychar;
-use crate::crypto;
+use crate::engine::{FALLBACK_USERNAME, MAX_USERNAME_CHARS, truncate_chars};
 
 /// Longest address accepted, in characters (allauth's `ACCOUNT_EMAIL_MAX_LENGTH` default, the
 /// column size of its `EmailAddress.email`).
 pub const MAX_EMAIL_CHARS: usize = 254;
-
-/// Longest username, in characters (Django's `User.username` `max_length`).
-pub const MAX_USERNAME_CHARS: usize = 150;
 
 /// Why an address was refused.
 ///
@@ -102,7 +99,7 @@ pub fn normalize_email(raw: &str) -> Result<String, EmailError> {
 /// Port of allauth's `_generate_unique_username_base` for one text: drop non-ASCII characters
 /// (allauth first folds them with NFKD; a normalized address is already ASCII), drop everything
 /// but `[\w\s@+.-]`, lower-case, keep what precedes the first `@`, strip, turn whitespace runs
-/// into `_`. The result only holds `[a-z0-9_.+-]`. It is cut to [`MAX_USERNAME_CHARS`]
+/// into `_`. The result only holds `[a-z0-9_.+-]`. It is cut to `MAX_USERNAME_CHARS`
 /// (allauth would fall back to `user` instead), and `user` is returned if nothing is left.
 pub fn username_base(email: &str) -> String {
     let kept: String = email
@@ -131,60 +128,6 @@ pub fn username_base(email: &str) -> String {
         FALLBACK_USERNAME.to_owned()
     } else {
         base.to_owned()
-    }
-}
-
-/// The first of `base`, `base2`, `base3`, ... for which `taken` is false, at most
-/// [`MAX_USERNAME_CHARS`] characters long.
-///
-/// When appending the number would exceed the limit, `base` is cut to make room (`aaa…a2`). An
-/// empty `base` is treated as `user`. `taken` should compare case-insensitively, as allauth does.
-///
-/// The search is bounded: after `base9999` it tries a few random 12-digit suffixes, then
-/// returns the last of them unchecked (one chance in 10^12 of a clash, with at least ten
-/// thousand names sharing this base). The store must still refuse a duplicate on insert.
-///
-/// allauth draws random suffixes from the start; sequential numbers are easier to read and
-/// keep the choice a pure function of `taken`.
-pub fn unique_username(base: &str, taken: impl Fn(&str) -> bool) -> String {
-    let base = if base.is_empty() {
-        FALLBACK_USERNAME
-    } else {
-        base
-    };
-    let mut candidate = truncate_chars(base, MAX_USERNAME_CHARS).to_owned();
-    if !taken(&candidate) {
-        return candidate;
-    }
-    for n in 2..=MAX_SEQUENTIAL_SUFFIX {
-        candidate = with_suffix(base, &n.to_string());
-        if !taken(&candidate) {
-            return candidate;
-        }
-    }
-    for _ in 0..RANDOM_SUFFIX_ATTEMPTS {
-        let n = u64::from_le_bytes(crypto::random_bytes::<8>()) % 1_000_000_000_000;
-        candidate = with_suffix(base, &format!("{n:012}"));
-        if !taken(&candidate) {
-            break;
-        }
-    }
-    candidate
-}
-
-/// `base` cut so that `base + suffix` fits in [`MAX_USERNAME_CHARS`], then `suffix` appended.
-fn with_suffix(base: &str, suffix: &str) -> String {
-    let room = MAX_USERNAME_CHARS.saturating_sub(suffix.chars().count());
-    let mut out = truncate_chars(base, room).to_owned();
-    out.push_str(suffix);
-    out
-}
-
-/// The longest prefix of `s` with at most `max` characters.
-fn truncate_chars(s: &str, max: usize) -> &str {
-    match s.char_indices().nth(max) {
-        Some((end, _)) => &s[..end],
-        None => s,
     }
 }
 
@@ -278,20 +221,8 @@ fn is_ip_literal(domain: &str) -> bool {
     ip.parse::<Ipv4Addr>().is_ok() || (ip.len() <= 39 && ip.parse::<Ipv6Addr>().is_ok())
 }
 
-/// allauth's last-resort username.
-const FALLBACK_USERNAME: &str = "user";
-
-/// Highest number tried as a sequential suffix.
-const MAX_SEQUENTIAL_SUFFIX: u32 = 9999;
-
-/// Random suffixes tried once the sequential ones are exhausted.
-const RANDOM_SUFFIX_ATTEMPTS: u32 = 16;
-
 #[cfg(test)]
 mod tests {
-    use std::cell::Cell;
-    use std::collections::HashSet;
-
     use super::*;
 
     #[test]
@@ -435,40 +366,5 @@ mod tests {
             username_base(&format!("{local}@example.com")),
             "x".repeat(150)
         );
-    }
-
-    #[test]
-    fn unique_username_counts_up() {
-        let taken: HashSet<&str> = ["john", "john2", "john3"].into();
-        assert_eq!(unique_username("john", |c| taken.contains(c)), "john4");
-        assert_eq!(unique_username("jane", |c| taken.contains(c)), "jane");
-        assert_eq!(unique_username("", |_| false), "user");
-    }
-
-    #[test]
-    fn unique_username_stays_within_150() {
-        let base = "y".repeat(150);
-        let taken = |c: &str| c == base;
-        let name = unique_username(&base, taken);
-        assert_eq!(name, format!("{}2", "y".repeat(149)));
-        let long = "z".repeat(400);
-        assert_eq!(unique_username(&long, |_| false), "z".repeat(150));
-        let name = unique_username(&long, |c| !c.ends_with("77"));
-        assert_eq!(name, format!("{}77", "z".repeat(148)));
-    }
-
-    #[test]
-    fn unique_username_is_bounded_when_everything_is_taken() {
-        let calls = Cell::new(0u32);
-        let name = unique_username("bob", |_| {
-            calls.set(calls.get() + 1);
-            true
-        });
-        assert_eq!(calls.get(), MAX_SEQUENTIAL_SUFFIX + RANDOM_SUFFIX_ATTEMPTS);
-        assert!(name.starts_with("bob") && name.len() == 3 + 12, "{name}");
-        assert!(name[3..].bytes().all(|b| b.is_ascii_digit()));
-        // Random fallback kicks in after the sequential range and is then accepted.
-        let name = unique_username("bob", |c| c.len() < 3 + 12);
-        assert_eq!(name.len(), 15);
     }
 }

@@ -1,6 +1,13 @@
-//! Built-in accounts: password hashing, Django's password validators, e-mail normalization.
+//! Built-in accounts: password hashing and verification, Django's password validators, e-mail
+//! normalization. Problems come back typed; the facade decides their wire text.
 
-pub mod email;
-pub mod password;
+pub(crate) mod email;
+pub(crate) mod password;
 mod pychar;
-pub mod validators;
+pub(crate) mod validators;
+
+pub use email::{EmailError, MAX_EMAIL_CHARS, normalize_email, username_base};
+pub use password::{
+    MAX_PASSWORD_BYTES, PasswordError, authenticate, hash_password, verify_password,
+};
+pub use validators::{PasswordProblem, UserAttributes, validate_password};

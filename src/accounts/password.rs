@@ -1,8 +1,9 @@
 //! Password hashing: argon2id with OWASP's parameters, stored as PHC strings.
 //!
-//! Signup calls [`hash_password`] once the validators pass; login calls [`verify_password`]
-//! against the stored PHC string, or [`verify_dummy`] when the e-mail is unknown so that both
-//! cases cost one argon2 evaluation (no account enumeration by timing).
+//! Signup calls [`hash_password`] once the validators pass; login calls [`authenticate`], which
+//! is the one place that reads a stored hash: it verifies against the user's PHC string, or
+//! against a dummy when the e-mail is unknown, so that both cases cost one argon2 evaluation
+//! (no account enumeration by timing).
 //!
 //! Invariants:
 //! - every hash we produce is argon2id v19, m = 19456 KiB, t = 2, p = 1, with a fresh 16-byte
@@ -20,6 +21,9 @@ use argon2::password_hash::{self, PasswordHash, PasswordHasher, PasswordVerifier
 use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::crypto;
+use crate::engine::Engine;
+use crate::event::PasswordHash as StoredHash;
+use crate::state::User;
 
 /// The longest password accepted, in bytes of UTF-8.
 ///
@@ -30,13 +34,13 @@ pub const MAX_PASSWORD_BYTES: usize = 4096;
 
 /// Largest memory cost (KiB) [`verify_password`] accepts from a stored hash: 64 MiB, a bit over
 /// three times ours, leaving room for a future parameter upgrade.
-pub const MAX_M_COST_KIB: u32 = 65_536;
+pub(crate) const MAX_M_COST_KIB: u32 = 65_536;
 
 /// Largest time cost (passes) [`verify_password`] accepts from a stored hash.
-pub const MAX_T_COST: u32 = 8;
+pub(crate) const MAX_T_COST: u32 = 8;
 
 /// Largest parallelism (lanes) [`verify_password`] accepts from a stored hash.
-pub const MAX_P_COST: u32 = 4;
+pub(crate) const MAX_P_COST: u32 = 4;
 
 /// Why a password could not be hashed.
 #[derive(Debug, thiserror::Error)]
@@ -62,7 +66,34 @@ pub enum PasswordError {
 ///
 /// [`PasswordError::TooLong`] if `password` exceeds [`MAX_PASSWORD_BYTES`];
 /// [`PasswordError::Hashing`] if argon2 fails, which our fixed parameters rule out in practice.
-pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+pub fn hash_password(password: &str) -> Result<StoredHash, PasswordError> {
+    hash_phc(password).map(StoredHash::from_phc)
+}
+
+/// The user with normalized e-mail `email` if `password` is theirs; `None` for a wrong
+/// password, an unknown e-mail or a user without a usable password, after the same work in
+/// every case (one argon2 verification), so neither timing nor answer tells which.
+pub fn authenticate(engine: &Engine, email: &str, password: &str) -> Option<User> {
+    match engine.login_candidate(email) {
+        Some((user, hash)) if hash.is_usable() => verify_password(password, &hash).then_some(user),
+        _ => {
+            verify_dummy(password);
+            None
+        }
+    }
+}
+
+/// Whether `password` matches `hash`; see [`authenticate`] for the login path.
+///
+/// The output comparison is constant-time (argon2's verifier). Anything that is not an argon2id
+/// PHC string within our parameter caps ([`MAX_M_COST_KIB`], [`MAX_T_COST`], [`MAX_P_COST`]) is
+/// `false` without running argon2, as is a password over [`MAX_PASSWORD_BYTES`]. Never panics.
+pub fn verify_password(password: &str, hash: &StoredHash) -> bool {
+    verify_phc(password, hash.phc())
+}
+
+/// [`hash_password`]'s PHC string.
+fn hash_phc(password: &str) -> Result<String, PasswordError> {
     if password.len() > MAX_PASSWORD_BYTES {
         return Err(PasswordError::TooLong {
             len: password.len(),
@@ -78,12 +109,8 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
     Ok(hash.to_string())
 }
 
-/// Whether `password` matches the stored PHC string `phc`.
-///
-/// The output comparison is constant-time (argon2's verifier). Anything that is not an argon2id
-/// PHC string within our parameter caps ([`MAX_M_COST_KIB`], [`MAX_T_COST`], [`MAX_P_COST`]) is
-/// `false` without running argon2, as is a password over [`MAX_PASSWORD_BYTES`]. Never panics.
-pub fn verify_password(password: &str, phc: &str) -> bool {
+/// Whether `password` matches the PHC string `phc` (see [`verify_password`]).
+fn verify_phc(password: &str, phc: &str) -> bool {
     if password.len() > MAX_PASSWORD_BYTES || phc.len() > MAX_PHC_BYTES {
         return false;
     }
@@ -114,15 +141,15 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 /// are indistinguishable by timing. It verifies `password` against a fixed hash of a constant
 /// made with our parameters; that hash is computed on the first call, which therefore costs one
 /// extra hash: call `verify_dummy("")` once at startup to keep the first login in line too.
-pub fn verify_dummy(password: &str) {
+fn verify_dummy(password: &str) {
     match dummy_phc() {
         Some(phc) => {
-            black_box(verify_password(password, phc));
+            black_box(verify_phc(password, phc));
         }
         // Unreachable in practice (hashing a constant with valid parameters); hashing the
         // password instead still costs one argon2 evaluation.
         None => {
-            black_box(hash_password(password).is_ok());
+            black_box(hash_phc(password).is_ok());
         }
     }
 }
@@ -132,7 +159,7 @@ pub fn verify_dummy(password: &str) {
 fn dummy_phc() -> Option<&'static str> {
     static DUMMY_PHC: OnceLock<Option<String>> = OnceLock::new();
     DUMMY_PHC
-        .get_or_init(|| hash_password(DUMMY_PASSWORD).ok())
+        .get_or_init(|| hash_phc(DUMMY_PASSWORD).ok())
         .as_deref()
 }
 
@@ -160,7 +187,7 @@ mod tests {
     /// in debug builds).
     fn real_hash() -> &'static str {
         static HASH: OnceLock<String> = OnceLock::new();
-        HASH.get_or_init(|| hash_password("correct horse battery staple").unwrap())
+        HASH.get_or_init(|| hash_phc("correct horse battery staple").unwrap())
     }
 
     #[test]
@@ -170,9 +197,9 @@ mod tests {
         let parsed = PasswordHash::new(phc).unwrap();
         assert_eq!(parsed.salt.unwrap().len(), 22); // 16 bytes, unpadded base64
         assert_eq!(parsed.hash.unwrap().len(), 32);
-        assert!(verify_password("correct horse battery staple", phc));
-        assert!(!verify_password("correct horse battery stapl", phc));
-        assert!(!verify_password("", phc));
+        assert!(verify_phc("correct horse battery staple", phc));
+        assert!(!verify_phc("correct horse battery stapl", phc));
+        assert!(!verify_phc("", phc));
     }
 
     #[test]
@@ -196,7 +223,7 @@ mod tests {
             hash_password(&long),
             Err(PasswordError::TooLong { len }) if len == MAX_PASSWORD_BYTES + 1
         ));
-        assert!(!verify_password(&long, real_hash()));
+        assert!(!verify_phc(&long, real_hash()));
         verify_dummy(&long);
     }
 
@@ -223,10 +250,7 @@ mod tests {
             real[..real.len() - 1].to_owned(),
         ];
         for phc in &cases {
-            assert!(
-                !verify_password("correct horse battery staple", phc),
-                "{phc:?}"
-            );
+            assert!(!verify_phc("correct horse battery staple", phc), "{phc:?}");
         }
     }
 
@@ -244,7 +268,7 @@ mod tests {
         ] {
             let planted = real.replacen("m=19456,t=2,p=1", params, 1);
             assert!(
-                !verify_password("correct horse battery staple", &planted),
+                !verify_phc("correct horse battery staple", &planted),
                 "{params}"
             );
         }

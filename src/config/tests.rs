@@ -13,7 +13,7 @@ fn raw(pairs: &[(&str, &str)]) -> RawConfig {
 #[test]
 fn defaults_are_allauths() {
     let c = Config::default();
-    assert_eq!(c.token_strategy, TokenStrategyName::Session);
+    assert_eq!(c.token_strategy, StrategyKind::Session);
     assert_eq!(c.jwt_algorithm, Algorithm::RS256);
     assert_eq!(c.refresh_algorithm, None);
     assert_eq!((c.access_ttl_secs, c.refresh_ttl_secs), (300, 86_400));
@@ -28,10 +28,10 @@ fn defaults_are_allauths() {
 
 #[test]
 fn trusted_proxy_settings_are_allauths() {
-    let file = RawConfig::from_toml(
-        "ALLAUTH_TRUSTED_PROXY_COUNT = 1\nALLAUTH_TRUSTED_CLIENT_IP_HEADER = \"X-Real-IP\"\n",
-    )
-    .unwrap();
+    let file = raw(&[
+        ("ALLAUTH_TRUSTED_PROXY_COUNT", "1"),
+        ("ALLAUTH_TRUSTED_CLIENT_IP_HEADER", "X-Real-IP"),
+    ]);
     let c = file.clone().validate().unwrap();
     assert_eq!(c.trusted_proxy_count, 1);
     assert_eq!(c.trusted_client_ip_header.as_deref(), Some("x-real-ip"));
@@ -50,10 +50,11 @@ fn trusted_proxy_settings_are_allauths() {
 
 #[test]
 fn precedence_is_flag_env_file_default() {
-    let file = RawConfig::from_toml(
-        "HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN = 100\nSESSION_COOKIE_AGE = 5\nACCOUNT_RATE_LIMITS = false\n",
-    )
-    .unwrap();
+    let file = raw(&[
+        ("HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN", "100"),
+        ("SESSION_COOKIE_AGE", "5"),
+        ("ACCOUNT_RATE_LIMITS", "false"),
+    ]);
     let env = raw(&[
         ("HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN", "200"),
         ("SESSION_COOKIE_AGE", "6"),
@@ -83,7 +84,6 @@ fn errors_name_the_setting() {
         ("HEADLESS_TOKEN_STRATEGY", "cookie"),
         ("HEADLESS_JWT_ALGORITHM", "none"),
         ("HALLPASS_DURABILITY", "sometimes"),
-        ("HEADLESS_JWT_PRIVATE_KEY", "/nonexistent/key.pem"),
         ("ALLAUTH_TRUSTED_PROXY_COUNT", "-1"),
         ("ALLAUTH_TRUSTED_PROXY_COUNT", "one"),
         ("ALLAUTH_TRUSTED_PROXY_COUNT", "101"),
@@ -97,7 +97,7 @@ fn errors_name_the_setting() {
         assert_eq!(err.setting, name);
     }
     assert_eq!(
-        RawConfig::from_toml("NOPE = 1").unwrap_err().setting,
+        RawConfig::new().set("NOPE", "1").unwrap_err().setting,
         "NOPE"
     );
 }
@@ -110,27 +110,7 @@ fn strategy_accepts_allauth_class_paths() {
     )])
     .validate()
     .unwrap();
-    assert_eq!(c.token_strategy, TokenStrategyName::Jwt);
-}
-
-#[test]
-fn dev_private_key_is_generated_for_jwt_and_reused() {
-    let dir = tempfile::tempdir().unwrap();
-    let jwt = || {
-        raw(&[
-            ("HEADLESS_TOKEN_STRATEGY", "jwt"),
-            ("HEADLESS_JWT_ALGORITHM", "ES256"),
-        ])
-        .validate()
-        .unwrap()
-    };
-    let (c1, generated) = jwt().with_dev_defaults(dir.path()).unwrap();
-    assert_eq!(generated.len(), 2);
-    let (c2, generated) = jwt().with_dev_defaults(dir.path()).unwrap();
-    assert!(generated.is_empty());
-    let pem = c1.jwt_private_key.unwrap();
-    assert!(pem.expose().starts_with("-----BEGIN"));
-    assert_eq!(Some(pem), c2.jwt_private_key);
+    assert_eq!(c.token_strategy, StrategyKind::Jwt);
 }
 
 #[test]
@@ -139,29 +119,4 @@ fn secrets_are_redacted() {
     assert!(!format!("{r:?}").contains("hunter2"));
     let c = r.validate().unwrap();
     assert!(!format!("{c:?}").contains("hunter2"));
-}
-
-#[test]
-fn dev_secret_key_is_generated_once_with_mode_0600() {
-    let dir = tempfile::tempdir().unwrap();
-    let (c1, generated) = Config::default().with_dev_defaults(dir.path()).unwrap();
-    assert_eq!(generated.len(), 1);
-    let (c2, generated) = Config::default().with_dev_defaults(dir.path()).unwrap();
-    assert!(generated.is_empty());
-    let k1 = c1.secret_key.unwrap();
-    assert_eq!(k1.expose().len(), 50);
-    assert_eq!(Some(k1), c2.secret_key);
-    assert!(
-        c2.jwt_private_key.is_none(),
-        "session strategy needs no key pair"
-    );
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join(SECRET_KEY_FILE))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_eq!(mode & 0o777, 0o600);
-    }
 }

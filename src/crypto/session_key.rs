@@ -4,17 +4,17 @@ use std::fmt;
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
-use crate::crypto::{fill_random, sha256};
-use crate::event::SessionHash;
+use crate::crypto::{random_string, sha256};
 
 const ALPHABET: &[u8; 36] = b"abcdefghijklmnopqrstuvwxyz0123456789";
 
 /// Length of a session key, as Django's.
-pub const SESSION_KEY_LEN: usize = 32;
+pub(crate) const SESSION_KEY_LEN: usize = 32;
 
 /// A session key: 32 characters of `[a-z0-9]` from the OS CSPRNG, like Django's.
 ///
-/// Never written to disk: the log names sessions by [`SessionKey::hash`]. Debug output is
+/// Never written to disk: the log names sessions by the SHA-256 of the key
+/// ([`SessionKey::digest`], which the event layer wraps as a session hash). Debug output is
 /// redacted and the memory is wiped on drop.
 #[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
 pub struct SessionKey(String);
@@ -22,19 +22,7 @@ pub struct SessionKey(String);
 impl SessionKey {
     /// A fresh random key (about 165 bits of entropy).
     pub fn generate() -> SessionKey {
-        let mut out = String::with_capacity(SESSION_KEY_LEN);
-        let mut buf = [0u8; 64];
-        while out.len() < SESSION_KEY_LEN {
-            fill_random(&mut buf);
-            for b in buf.iter().copied() {
-                // why: rejection sampling keeps the 36 symbols uniform (252 = 7 * 36).
-                if b < 252 && out.len() < SESSION_KEY_LEN {
-                    out.push(char::from(ALPHABET[usize::from(b % 36)]));
-                }
-            }
-        }
-        buf.zeroize();
-        SessionKey(out)
+        SessionKey(random_string(ALPHABET, SESSION_KEY_LEN))
     }
 
     /// Wraps a presented token. Any string is accepted; an unknown key simply finds no session.
@@ -47,9 +35,9 @@ impl SessionKey {
         &self.0
     }
 
-    /// The SHA-256 by which the log and the indexes know this session.
-    pub fn hash(&self) -> SessionHash {
-        SessionHash(sha256(self.0.as_bytes()))
+    /// SHA-256 of the key's text: by this the log and the indexes know the session.
+    pub fn digest(&self) -> [u8; 32] {
+        sha256(self.0.as_bytes())
     }
 }
 

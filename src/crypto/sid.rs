@@ -28,16 +28,16 @@ use crate::crypto::{fill_random, sha256};
 type Aes256Ctr = ctr::Ctr128BE<aes::Aes256>;
 
 /// Length of the IV that prefixes every `sid`.
-pub const SID_IV_LEN: usize = 16;
+pub(crate) const SID_IV_LEN: usize = 16;
 
 /// Longest session key [`SidCipher::decrypt`] accepts, in bytes of UTF-8.
 ///
 /// hallpass mints 32-character keys; 64 leaves room for keys minted by other allauth setups
 /// without letting a token carry an arbitrarily large lookup key.
-pub const MAX_SESSION_KEY_LEN: usize = 64;
+pub(crate) const MAX_SESSION_KEY_LEN: usize = 64;
 
 /// Longest `sid` string [`SidCipher::decrypt`] looks at; anything longer is rejected unread.
-pub const MAX_SID_LEN: usize = 1024;
+pub(crate) const MAX_SID_LEN: usize = 1024;
 
 /// Encrypts session keys into `sid` claims and back.
 ///

@@ -9,14 +9,17 @@
 //!
 //! Reads (`lookup`, `user_sessions`, ...) take the state's read lock and never touch disk.
 
+mod protocol;
 mod recovery;
 mod types;
+mod username;
 mod writer;
 
 pub use types::{
-    EngineConfig, EngineError, NewSession, OpenError, OpenReport, RevokeSessionsOutcome,
+    EngineConfig, EngineError, Misuse, NewSession, OpenError, OpenReport, RevokeSessionsOutcome,
     RotateOutcome, SessionInfo, SessionMeta, Stats, Successor,
 };
+pub(crate) use username::{FALLBACK_USERNAME, MAX_USERNAME_CHARS, truncate_chars};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -28,15 +31,23 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::clock::{Clock, Timestamp};
 use crate::crypto::SessionKey;
-use crate::event::{Jti, RevokeReason, SessionHash, UserId};
+use crate::event::{Jti, PasswordHash, RevokeReason, SessionHash, UserId};
 use crate::state::{State, User};
 use crate::store::{Durability, EventStore, SledStore};
 
-use writer::{Command, ReplyTx, Request, Writer};
+use protocol::{
+    Call, Command, Control, CreateSession, Created, Message, Reply, Request, Revoke, RevokeNos,
+    RevokeUser, Rotate, SignUp, Sweep,
+};
+use writer::Writer;
+
+/// How many fresh keys [`Engine::create_session`] draws before concluding that the platform's
+/// randomness is broken (a collision of 165-bit keys is one chance in 2^165).
+const KEY_ATTEMPTS: usize = 8;
 
 struct Shared {
     state: Arc<RwLock<State>>,
-    tx: Sender<Request>,
+    tx: Sender<Message>,
     clock: Arc<dyn Clock>,
     config: EngineConfig,
     stats: Arc<Stats>,
@@ -47,11 +58,7 @@ impl Shared {
     fn close(&self) {
         let mut writer = self.writer.lock();
         if let Some(handle) = writer.take() {
-            let shutdown = Request {
-                command: Command::Shutdown,
-                reply: None,
-            };
-            let _ = self.tx.send(shutdown);
+            let _ = self.tx.send(Message::Control(Control::Shutdown));
             let _ = handle.join();
         }
     }
@@ -151,34 +158,34 @@ impl Engine {
         &self.shared.stats
     }
 
-    /// Creates a user. `email` must already be normalized (see `accounts::email`); the username
-    /// is `username_base` made unique.
+    /// Creates a user. `email` must already be normalized (see `normalize_email`); the username
+    /// is `username_base` made unique (a number appended, as allauth does).
     ///
     /// # Errors
     ///
-    /// [`EngineError::EmailTaken`] if a user has this e-mail address; storage errors.
+    /// [`EngineError::EmailTaken`] if a user has this e-mail address; [`Misuse`] for an e-mail
+    /// over 320 bytes or a username base over 150; storage errors.
     pub fn sign_up(
         &self,
         email: &str,
         username_base: &str,
-        password_hash: String,
+        password_hash: PasswordHash,
     ) -> Result<User, EngineError> {
-        if email.is_empty() || email.len() > 320 || username_base.len() > 150 {
-            return Err(EngineError::Invalid {
-                reason: "e-mail or username out of range",
-            });
+        if email.is_empty() || email.len() > 320 {
+            return Err(EngineError::Misuse(Misuse::EmailLength {
+                len: email.len(),
+            }));
         }
-        let command = Command::SignUp {
+        if username_base.len() > 150 {
+            let len = username_base.len();
+            return Err(EngineError::Misuse(Misuse::UsernameLength { len }));
+        }
+        let command = SignUp {
             email: email.to_owned(),
             username_base: username_base.to_owned(),
             password_hash,
         };
-        match self.call(command)? {
-            writer::Reply::User(user) => Ok(user),
-            _ => Err(EngineError::Invalid {
-                reason: "unexpected reply",
-            }),
-        }
+        self.call(command, Command::SignUp)
     }
 
     /// Creates a session for `user`, with an optional first refresh token (`jti`, expiry), in
@@ -187,32 +194,40 @@ impl Engine {
     /// # Errors
     ///
     /// [`EngineError::UnknownUser`]; storage errors.
+    ///
+    /// # Panics
+    ///
+    /// If eight fresh keys in a row name existing sessions: the OS randomness is then broken,
+    /// and an auth server must not go on minting guessable keys (as [`SessionKey::generate`]).
     pub fn create_session(
         &self,
         user: UserId,
         meta: SessionMeta,
         refresh: Option<(Jti, Timestamp)>,
     ) -> Result<NewSession, EngineError> {
-        let key = SessionKey::generate();
-        let command = Command::CreateSession {
-            hash: key.hash(),
-            user,
-            user_agent: meta.user_agent.map(|ua| truncate(ua, 512)),
-            ip: meta.ip.map(|ip| truncate(ip, 64)),
-            refresh,
-            method: meta.method,
-        };
-        match self.call(command)? {
-            writer::Reply::Session(info) => Ok(NewSession { key, info }),
-            _ => Err(EngineError::Invalid {
-                reason: "unexpected reply",
-            }),
+        let user_agent = meta.user_agent.map(|ua| truncate(ua, 512));
+        let ip = meta.ip.map(|ip| truncate(ip, 64));
+        for _ in 0..KEY_ATTEMPTS {
+            let key = SessionKey::generate();
+            let command = CreateSession {
+                hash: SessionHash::of(&key),
+                user,
+                user_agent: user_agent.clone(),
+                ip: ip.clone(),
+                refresh,
+                method: meta.method,
+            };
+            match self.call(command, Command::CreateSession)? {
+                Created::Session(info) => return Ok(NewSession { key, info }),
+                Created::KeyCollision => continue,
+            }
         }
+        panic!("{KEY_ATTEMPTS} fresh session keys collided: the OS randomness is broken");
     }
 
     /// The live session behind a presented session key, if any. Never touches disk.
     pub fn lookup(&self, key: &str) -> Option<SessionInfo> {
-        self.lookup_hash(&SessionKey::from_presented(key).hash())
+        self.lookup_hash(&SessionHash::of_presented(key))
     }
 
     /// The live session with this hash, if any.
@@ -249,14 +264,11 @@ impl Engine {
                 .is_some_and(|s| s.mark_seen(now, self.shared.config.seen_coalesce_ms))
         };
         if worth_persisting {
-            let request = Request {
-                command: Command::Touch {
-                    hash: *hash,
-                    at: now,
-                },
-                reply: None,
-            };
-            if let Err(TrySendError::Full(_)) = self.shared.tx.try_send(request) {
+            let note = Message::Control(Control::Touch {
+                hash: *hash,
+                at: now,
+            });
+            if let Err(TrySendError::Full(_)) = self.shared.tx.try_send(note) {
                 self.shared
                     .stats
                     .touches_dropped
@@ -271,7 +283,7 @@ impl Engine {
     ///
     /// Storage errors.
     pub fn revoke(&self, key: &str, reason: RevokeReason) -> Result<bool, EngineError> {
-        self.revoke_hash(&SessionKey::from_presented(key).hash(), reason)
+        self.revoke_hash(&SessionHash::of_presented(key), reason)
     }
 
     /// Ends session `hash`. Returns whether it was live.
@@ -284,15 +296,11 @@ impl Engine {
         hash: &SessionHash,
         reason: RevokeReason,
     ) -> Result<bool, EngineError> {
-        match self.call(Command::Revoke {
+        let command = Revoke {
             hash: *hash,
             reason,
-        })? {
-            writer::Reply::Count(n) => Ok(n > 0),
-            _ => Err(EngineError::Invalid {
-                reason: "unexpected reply",
-            }),
-        }
+        };
+        self.call(command, Command::Revoke)
     }
 
     /// Ends every session of `user`, except `keep` if given. Returns how many ended.
@@ -306,12 +314,7 @@ impl Engine {
         keep: Option<SessionHash>,
         reason: RevokeReason,
     ) -> Result<usize, EngineError> {
-        match self.call(Command::RevokeUser { user, keep, reason })? {
-            writer::Reply::Count(n) => Ok(n),
-            _ => Err(EngineError::Invalid {
-                reason: "unexpected reply",
-            }),
-        }
+        self.call(RevokeUser { user, keep, reason }, Command::RevokeUser)
     }
 
     /// Ends the sessions of `user` with these public numbers, all or none: if any number is not a
@@ -328,16 +331,12 @@ impl Engine {
         nos: &[u64],
         reason: RevokeReason,
     ) -> Result<RevokeSessionsOutcome, EngineError> {
-        match self.call(Command::RevokeNos {
+        let command = RevokeNos {
             user,
             nos: nos.to_vec(),
             reason,
-        })? {
-            writer::Reply::Sessions(outcome) => Ok(outcome),
-            _ => Err(EngineError::Invalid {
-                reason: "unexpected reply",
-            }),
-        }
+        };
+        self.call(command, Command::RevokeNos)
     }
 
     /// The live sessions of `user`, oldest first.
@@ -353,12 +352,24 @@ impl Engine {
 
     /// A user by id.
     pub fn user(&self, id: UserId) -> Option<User> {
-        self.shared.state.read().user(id).cloned()
+        self.shared.state.read().user(id).map(|a| a.view())
     }
 
     /// A user by normalized e-mail address.
     pub fn user_by_email(&self, email: &str) -> Option<User> {
-        self.shared.state.read().user_by_email(email).cloned()
+        self.shared
+            .state
+            .read()
+            .user_by_email(email)
+            .map(|a| a.view())
+    }
+
+    /// The user with this normalized e-mail address and their password hash: for the
+    /// password-verification path only (`accounts::password`).
+    pub(crate) fn login_candidate(&self, email: &str) -> Option<(User, PasswordHash)> {
+        let state = self.shared.state.read();
+        let account = state.user_by_email(email)?;
+        Some((account.view(), account.password_hash().clone()))
     }
 
     /// Rotates the presented refresh token of session `hash` — its `jti` and the `exp` its
@@ -380,7 +391,7 @@ impl Engine {
     ) -> Result<RotateOutcome, EngineError> {
         let successor = Arc::new(successor);
         let (old, presented_expires_at) = presented;
-        let command = Command::Rotate {
+        let command = Rotate {
             hash,
             old,
             presented_expires_at,
@@ -388,12 +399,7 @@ impl Engine {
             expires_at,
             successor,
         };
-        match self.call(command)? {
-            writer::Reply::Rotate(outcome) => Ok(outcome),
-            _ => Err(EngineError::Invalid {
-                reason: "unexpected reply",
-            }),
-        }
+        self.call(command, Command::Rotate)
     }
 
     /// Prunes expired sessions and refresh tokens and persists pending last-seen times now (the
@@ -403,7 +409,7 @@ impl Engine {
     ///
     /// Storage errors.
     pub fn sweep(&self) -> Result<(), EngineError> {
-        self.call(Command::Sweep).map(|_| ())
+        self.call(Sweep, Command::Sweep)
     }
 
     /// Writes a snapshot of the state and compacts the log it covers.
@@ -412,7 +418,13 @@ impl Engine {
     ///
     /// Storage errors; the previous snapshot and the log are then intact.
     pub fn snapshot(&self) -> Result<(), EngineError> {
-        self.call(Command::Snapshot).map(|_| ())
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        let message = Message::Control(Control::Snapshot(Reply(Some(tx))));
+        self.shared
+            .tx
+            .send(message)
+            .map_err(|_| EngineError::Closed)?;
+        rx.recv().map_err(|_| EngineError::Closed)?
     }
 
     /// Stops the writer after the commands already queued: it persists pending last-seen
@@ -423,19 +435,26 @@ impl Engine {
         self.shared.close();
     }
 
-    /// Runs `f` on the current state under the read lock (for tests, metrics and tools).
+    /// Runs `f` on the current state under the read lock (for tests and tools).
+    #[cfg(feature = "testing")]
     pub fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&self.shared.state.read())
     }
 
-    fn call(&self, command: Command) -> Result<writer::Reply, EngineError> {
+    /// Sends `command` (wrapped as the writer's `wrap` variant) and waits for its answer.
+    fn call<C: Request>(
+        &self,
+        command: C,
+        wrap: fn(Call<C>) -> Command,
+    ) -> Result<C::Answer, EngineError> {
         let (tx, rx) = crossbeam_channel::bounded(1);
+        let call = Call {
+            command,
+            reply: Reply(Some(tx)),
+        };
         self.shared
             .tx
-            .send(Request {
-                command,
-                reply: Some(ReplyTx(tx)),
-            })
+            .send(Message::Command(wrap(call)))
             .map_err(|_| EngineError::Closed)?;
         rx.recv().map_err(|_| EngineError::Closed)?
     }

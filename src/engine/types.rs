@@ -8,6 +8,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::clock::Timestamp;
 use crate::crypto::SessionKey;
 use crate::event::{AuthMethod, Seq, SessionHash, UserId};
+use crate::state::SnapshotError;
 use crate::store::StoreError;
 
 /// Engine settings. Defaults follow Django and allauth where they have one.
@@ -66,6 +67,7 @@ impl std::fmt::Debug for Successor {
 
 /// What became of a refresh-token rotation.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RotateOutcome {
     /// The token was live and is now replaced by this successor (durably).
     Rotated(Arc<Successor>),
@@ -100,6 +102,7 @@ pub enum RevokeSessionsOutcome {
 
 /// A live session as readers see it; no secrets.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct SessionInfo {
     /// SHA-256 of the session key.
     pub hash: SessionHash,
@@ -142,12 +145,15 @@ pub struct SessionMeta {
 }
 
 /// Why an engine command failed.
+///
+/// Three kinds, kept apart: a refusal decided by the state for input that came from outside
+/// ([`EmailTaken`](EngineError::EmailTaken), [`UnknownUser`](EngineError::UnknownUser)), a
+/// caller breaking the API's contract ([`Misuse`](EngineError::Misuse)), and storage failure
+/// ([`Storage`](EngineError::Storage), [`Closed`](EngineError::Closed)), where nothing of the
+/// command was applied.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
-    /// Storage failed; nothing of the command was applied.
-    #[error(transparent)]
-    Storage(Arc<StoreError>),
     /// The e-mail address belongs to an existing user.
     #[error("e-mail address already taken")]
     EmailTaken,
@@ -157,15 +163,42 @@ pub enum EngineError {
         /// The id asked for.
         user: UserId,
     },
-    /// A command's input was out of range.
-    #[error("invalid input: {reason}")]
-    Invalid {
-        /// What was wrong.
-        reason: &'static str,
-    },
-    /// The engine has been closed.
+    /// The caller passed what the API's contract rules out.
+    #[error("api misuse: {0}")]
+    Misuse(Misuse),
+    /// Storage failed; nothing of the command was applied.
+    #[error(transparent)]
+    Storage(Arc<StoreError>),
+    /// The engine has been closed (or its writer stopped).
     #[error("the engine is closed")]
     Closed,
+}
+
+impl EngineError {
+    /// Whether this is a storage failure (or a stopped engine): nothing was applied, and the
+    /// same command may succeed later.
+    pub fn is_storage(&self) -> bool {
+        matches!(self, EngineError::Storage(_) | EngineError::Closed)
+    }
+}
+
+/// A call that breaks the engine API's contract: a bug in the caller, never the end user's
+/// input (the facade validates that before it reaches the engine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Misuse {
+    /// An e-mail address that is empty or over 320 bytes.
+    #[error("e-mail address of {len} bytes (1 to 320 allowed)")]
+    EmailLength {
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// A username base over 150 bytes.
+    #[error("username base of {len} bytes (at most 150 allowed)")]
+    UsernameLength {
+        /// Its length in bytes.
+        len: usize,
+    },
 }
 
 /// Why the engine could not open its data.
@@ -177,7 +210,7 @@ pub enum OpenError {
     Store(#[from] StoreError),
     /// The snapshot does not decode.
     #[error("snapshot: {0}")]
-    Snapshot(#[from] crate::state::SnapshotError),
+    Snapshot(#[from] SnapshotError),
     /// The writer thread could not be started.
     #[error("cannot start writer thread: {0}")]
     Thread(std::io::Error),

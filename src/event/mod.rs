@@ -11,13 +11,17 @@
 //! means a new [`FORMAT_VERSION`] and a decoder branch for the old one (see [`codec`]); the
 //! fixtures in `tests/fixtures/events/` must decode forever.
 
-pub mod codec;
+pub(crate) mod codec;
+
+pub use codec::DecodeError;
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use zeroize::{Zeroize, ZeroizeOnDrop};
 
 use crate::clock::Timestamp;
+use crate::crypto::{self, SessionKey, sha256};
 
 /// The format version written by this build.
 ///
@@ -30,6 +34,7 @@ pub const FORMAT_VERSION: u16 = 2;
 /// How the user authenticated when a session began: what allauth lists as the session's
 /// `methods`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum AuthMethod {
     /// Not recorded: sessions from format 1, or created through the library without saying.
     #[default]
@@ -87,6 +92,17 @@ impl std::hash::Hash for SessionHash {
 }
 
 impl SessionHash {
+    /// The hash of a session key: how the log, snapshots and indexes name its session.
+    pub fn of(key: &SessionKey) -> SessionHash {
+        SessionHash(key.digest())
+    }
+
+    /// The hash of a presented token's text, as [`SessionHash::of`] its key (without copying
+    /// the token into a [`SessionKey`] first).
+    pub fn of_presented(token: &str) -> SessionHash {
+        SessionHash(sha256(token.as_bytes()))
+    }
+
     /// The first 8 bytes, little-endian: what [`Hash`](std::hash::Hash) feeds the hasher.
     pub fn prefix(&self) -> u64 {
         let mut prefix = [0u8; 8];
@@ -113,11 +129,7 @@ pub struct Jti(pub [u8; 16]);
 impl Jti {
     /// A fresh random UUID v4.
     pub fn random() -> Jti {
-        let mut b = crate::crypto::random_bytes::<16>();
-        // why: set the version (4) and RFC 4122 variant bits, as uuid::Uuid::new_v4 does.
-        b[6] = (b[6] & 0x0f) | 0x40;
-        b[8] = (b[8] & 0x3f) | 0x80;
-        Jti(b)
+        Jti(crypto::uuid_v4())
     }
 
     /// Parses the hyphenated UUID string form used in the `jti` claim.
@@ -132,8 +144,51 @@ impl fmt::Display for Jti {
     }
 }
 
+/// A user's password hash: an argon2id PHC string (or, imported, another hasher's), or empty
+/// for a user without a usable password (Django's `set_unusable_password`).
+///
+/// Secret-adjacent: its `Debug` is redacted, its memory wiped on drop, and its text is read
+/// only by the password-verification path (`accounts::password`). Encoded exactly as the
+/// `String` it wraps, so the event and snapshot formats are unchanged.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, Zeroize, ZeroizeOnDrop)]
+#[serde(transparent)]
+pub struct PasswordHash(String);
+
+impl PasswordHash {
+    /// No usable password: every password check fails.
+    pub fn unusable() -> PasswordHash {
+        PasswordHash(String::new())
+    }
+
+    /// Wraps a PHC string produced by a password hasher (an argon2id one verifies; anything
+    /// else never matches), or the empty string for no usable password.
+    pub fn from_phc(phc: String) -> PasswordHash {
+        PasswordHash(phc)
+    }
+
+    /// Whether a password can match (Django's `has_usable_password`).
+    pub fn is_usable(&self) -> bool {
+        !self.0.is_empty()
+    }
+
+    /// The PHC string, for the verification path only.
+    pub(crate) fn phc(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for PasswordHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.is_usable() {
+            true => f.write_str("PasswordHash(<redacted>)"),
+            false => f.write_str("PasswordHash(<unusable>)"),
+        }
+    }
+}
+
 /// Why a session ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum RevokeReason {
     /// The user logged out (`DELETE auth/session`).
     Logout,
@@ -164,7 +219,7 @@ pub enum Event {
         /// The username, unique, derived from the e-mail's local part.
         username: String,
         /// The argon2id PHC string; empty when the user has no usable password.
-        password_hash: String,
+        password_hash: PasswordHash,
     },
     /// A session began (format 1: without the authentication method).
     SessionCreatedV1 {

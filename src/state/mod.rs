@@ -9,7 +9,7 @@
 //! Reads take the current time as a parameter: a session whose `expires_at` has passed is
 //! invisible to every read at once, even before a sweep prunes it.
 
-mod hashing;
+mod account;
 mod session;
 mod snapshot;
 
@@ -19,33 +19,17 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::clock::Timestamp;
 use crate::event::{AuthMethod, Envelope, Event, Jti, Seq, SessionHash, UserId};
+use crate::hashing::{IdentityHasher, UserIdHasher};
 
-pub use hashing::{IdentityHasher, UserIdHasher};
+pub(crate) use account::Account;
+pub use account::User;
 pub use session::{RefreshTokens, Session};
 pub use snapshot::SnapshotError;
 
-use hashing::UserMap;
 use session::{Origin, Strings};
 
-/// A user account.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct User {
-    /// The user's id.
-    pub id: UserId,
-    /// Normalized (lower-case) e-mail address; unique.
-    pub email: String,
-    /// Unique username derived from the e-mail's local part.
-    pub username: String,
-    /// argon2id PHC string; empty when the user has no usable password.
-    pub password_hash: String,
-}
-
-impl User {
-    /// Whether the user can log in with a password (Django's `has_usable_password`).
-    pub fn has_usable_password(&self) -> bool {
-        !self.password_hash.is_empty()
-    }
-}
+/// A map keyed by user id.
+type UserMap<V> = HashMap<UserId, V, BuildHasherDefault<UserIdHasher>>;
 
 /// What [`State::expired`] found.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -74,7 +58,7 @@ type SessionTable = HashMap<SessionHash, Session, BuildHasherDefault<IdentityHas
 /// session lists does not count.
 #[derive(Debug)]
 pub struct State {
-    users: UserMap<User>,
+    users: UserMap<Account>,
     by_email: HashMap<String, UserId>,
     by_username: HashMap<String, UserId>,
     sessions: SessionTable,
@@ -133,7 +117,7 @@ impl State {
                 self.by_username.insert(username.clone(), *user);
                 self.users.insert(
                     *user,
-                    User {
+                    Account {
                         id: *user,
                         email: email.clone(),
                         username: username.clone(),
@@ -214,12 +198,12 @@ impl State {
     }
 
     /// A user by id.
-    pub fn user(&self, id: UserId) -> Option<&User> {
+    pub(crate) fn user(&self, id: UserId) -> Option<&Account> {
         self.users.get(&id)
     }
 
     /// A user by normalized e-mail address.
-    pub fn user_by_email(&self, email: &str) -> Option<&User> {
+    pub(crate) fn user_by_email(&self, email: &str) -> Option<&Account> {
         self.by_email.get(email).and_then(|id| self.users.get(id))
     }
 

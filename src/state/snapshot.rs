@@ -11,7 +11,7 @@
 //!
 //! ```text
 //! last_seq u64 | next_session_no u64
-//! users_len u64     | bincode(Vec<User>)
+//! users_len u64     | bincode(Vec<Account>)
 //! strings_len u64   | bincode(Vec<String>)        distinct user agents and IPs
 //! rotations_len u64 | bincode(Vec<(Timestamp, Jti, SessionHash)>)
 //! extras_len u64    | bincode(Vec<(u64, Vec<(Jti, Timestamp)>)>)  sessions with 2+ refresh tokens
@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::event::{AuthMethod, Jti, Seq, SessionHash, UserId};
-use crate::state::{Origin, RefreshTokens, Rotation, Session, State, Strings, User};
+use crate::state::{Account, Origin, RefreshTokens, Rotation, Session, State, Strings};
 
 /// The version this build writes.
 const SNAPSHOT_VERSION: u16 = 2;
@@ -72,7 +72,7 @@ fn invalid(reason: impl Into<String>) -> SnapshotError {
 impl State {
     /// Encodes the state as snapshot bytes (the current version).
     pub fn to_snapshot(&self) -> Vec<u8> {
-        let mut users: Vec<&User> = self.users.values().collect();
+        let mut users: Vec<&Account> = self.users.values().collect();
         users.sort_by_key(|u| u.id);
         // Deterministic bytes, in the order `from_snapshot` inserts (see there).
         let mask = bucket_mask(self.sessions.len());
@@ -246,7 +246,7 @@ fn hash_at(record: &[u8]) -> SessionHash {
 
 /// What the second loading thread builds: the users and every index over them.
 struct UserIndexes {
-    users: super::UserMap<User>,
+    users: super::UserMap<Account>,
     by_email: std::collections::HashMap<String, UserId>,
     by_username: std::collections::HashMap<String, UserId>,
     by_user: super::UserMap<Vec<SessionHash>>,
@@ -390,7 +390,7 @@ fn user_indexes(
     records: &[u8],
     count: usize,
 ) -> Result<UserIndexes, SnapshotError> {
-    let (users, used): (Vec<User>, usize) =
+    let (users, used): (Vec<Account>, usize) =
         bincode::serde::decode_from_slice(users_bytes, bincode::config::standard())
             .map_err(|e| invalid(format!("users: {e}")))?;
     if used != users_bytes.len() {
@@ -472,7 +472,7 @@ mod tests {
                 user: UserId(user),
                 email: format!("u{user}@example.com"),
                 username: format!("u{user}"),
-                password_hash: String::new(),
+                password_hash: crate::event::PasswordHash::unusable(),
             }));
         }
         for i in 0..40u8 {
@@ -516,7 +516,7 @@ mod tests {
         assert_eq!(loaded.to_snapshot(), bytes);
     }
 
-    /// User agents and IPs are held once however many sessions share them, survive a snapshot
+    /// Account agents and IPs are held once however many sessions share them, survive a snapshot
     /// round trip as the same set, and leave with their last session.
     #[test]
     fn shared_strings_leave_with_their_last_session() {

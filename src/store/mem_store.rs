@@ -9,7 +9,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::event::Seq;
-use crate::store::{EventStore, Snapshot, StoreError};
+use crate::store::{EventStore, Snapshot, StoreError, covered_records};
 
 /// A log held in memory; clones share it.
 #[derive(Clone, Default)]
@@ -36,11 +36,13 @@ impl MemStore {
     }
 
     /// Overwrites the record at `first` with `bytes` (for corruption tests).
+    #[cfg(feature = "testing")]
     pub fn overwrite_record(&self, first: Seq, bytes: Vec<u8>) {
         self.inner.lock().records.insert(first, bytes);
     }
 
     /// The first positions of all records, in order.
+    #[cfg(feature = "testing")]
     pub fn record_keys(&self) -> Vec<Seq> {
         self.inner.lock().records.keys().copied().collect()
     }
@@ -110,20 +112,14 @@ impl EventStore for MemStore {
     fn compact_through(&mut self, through: Seq) -> Result<(), StoreError> {
         let mut inner = self.inner.lock();
         let keys: Vec<Seq> = inner.records.range(..=through).map(|(k, _)| *k).collect();
-        let high_water = inner.high_water;
-        for (i, key) in keys.iter().enumerate() {
-            let next_start = match keys.get(i + 1) {
-                Some(next) => *next,
-                None => inner
-                    .records
-                    .range(key.next()..)
-                    .next()
-                    .map(|(k, _)| *k)
-                    .unwrap_or(high_water.next()),
-            };
-            if next_start <= through.next() {
-                inner.records.remove(key);
-            }
+        let next = inner
+            .records
+            .range(through.next()..)
+            .next()
+            .map(|(k, _)| *k);
+        let covered: Vec<Seq> = covered_records(&keys, next, inner.high_water, through).collect();
+        for key in covered {
+            inner.records.remove(&key);
         }
         Ok(())
     }

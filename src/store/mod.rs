@@ -7,10 +7,12 @@
 //! replicated log (NATS JetStream's expected-last-sequence append and ordered consumers) can
 //! implement it later.
 
+#[cfg(feature = "testing")]
 mod faulty;
 mod mem_store;
 mod sled_store;
 
+#[cfg(feature = "testing")]
 pub use faulty::{FaultPlan, FaultyStore};
 pub use mem_store::MemStore;
 pub use sled_store::SledStore;
@@ -40,8 +42,9 @@ pub enum Durability {
 impl FromStr for Durability {
     type Err = String;
 
+    /// `fsync`, `flush` or `none`, in any case, surrounding whitespace ignored.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s.to_ascii_lowercase().as_str() {
+        match s.trim().to_ascii_lowercase().as_str() {
             "fsync" => Ok(Durability::Fsync),
             "flush" => Ok(Durability::Flush),
             "none" => Ok(Durability::None),
@@ -57,13 +60,6 @@ pub struct Snapshot {
     pub seq: Seq,
     /// The encoded state (see `state::snapshot`).
     pub bytes: Vec<u8>,
-}
-
-/// What reading the log found besides the records.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ReadReport {
-    /// A torn record at the tail that was dropped, by its first position.
-    pub dropped_tail: Option<Seq>,
 }
 
 /// A durable, ordered log of batches.
@@ -219,6 +215,26 @@ impl StoreError {
             source: source.into(),
         }
     }
+}
+
+/// The records a snapshot through `through` makes redundant, among those starting at `keys`
+/// (ascending first positions, all at or before `through`), given `next` (the first position
+/// of the record after the last of `keys`, if any) and the log's `high_water`.
+///
+/// A record's key is its first position; its last is below the next record's key, or, for the
+/// last record of the log, the high water mark. A record is redundant only when every one of
+/// its events lies at or before `through`, so a record that straddles the snapshot stays.
+pub(crate) fn covered_records(
+    keys: &[Seq],
+    next: Option<Seq>,
+    high_water: Seq,
+    through: Seq,
+) -> impl Iterator<Item = Seq> + '_ {
+    let end = next.unwrap_or(high_water.next());
+    keys.iter().enumerate().filter_map(move |(i, key)| {
+        let next_start = keys.get(i + 1).copied().unwrap_or(end);
+        (next_start <= through.next()).then_some(*key)
+    })
 }
 
 /// Saves snapshots and compacts the log while the writer goes on appending (see

@@ -1,6 +1,7 @@
 //! The default store: one directory holding a sled database and a snapshot file.
 //!
-//! This is the only file that imports sled. Layout of the data directory:
+//! This is the only file that imports sled. Layout of the data directory (a directory whose
+//! `log/log/db` exists is in the layout of earlier builds, one level down, and is opened there):
 //! - `log/`: the sled database. Tree `records`: key = first [`Seq`] of the batch (big-endian
 //!   u64, so key order is log order), value = the checksummed record. Tree `meta`: `high_water`.
 //! - `snapshot.bin`: `"HPSNAP01" | seq u64 LE | crc32 u32 LE | len u64 LE | state bytes`,
@@ -15,7 +16,7 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use crate::event::Seq;
-use crate::store::{Durability, EventStore, Snapshot, SnapshotSink, StoreError};
+use crate::store::{Durability, EventStore, Snapshot, SnapshotSink, StoreError, covered_records};
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"HPSNAP01";
 const HIGH_WATER: &[u8] = b"high_water";
@@ -40,6 +41,15 @@ impl SledStore {
     /// [`StoreError::Io`] if the directory cannot be created or sled cannot open it (for
     /// example because another process holds it).
     pub fn open(dir: &Path, durability: Durability) -> Result<SledStore, StoreError> {
+        let legacy = dir.join("log");
+        let dir = match legacy.join("log").join("db").is_file() {
+            // Earlier builds put the store one level down (`DIR/log/log/`, `DIR/log/snapshot.bin`).
+            true => {
+                tracing::info!(dir = %legacy.display(), "opening a data directory in the earlier layout");
+                legacy.as_path()
+            }
+            false => dir,
+        };
         fs::create_dir_all(dir).map_err(|e| StoreError::io("create data directory", e))?;
         let db = open_sled(&dir.join("log"))?;
         let records = db
@@ -293,31 +303,25 @@ fn write_snapshot(dir: &Path, snapshot: &Snapshot) -> Result<(), StoreError> {
 }
 
 /// Drops every record of `records` whose events all lie at or before `through`, given the log's
-/// `high_water` (the last record's end when no record follows it).
+/// `high_water` (see [`covered_records`]).
 fn compact(records: &sled::Tree, through: Seq, high_water: Seq) -> Result<(), StoreError> {
-    // A record's key is its first position; its last is below the next record's key. A record
-    // is dropped only when the next one starts at or before `through + 1`, or it is the last
-    // record and `through` reaches the high water mark.
-    let keys: Vec<u64> = records
+    let key_of = |k: &[u8]| {
+        <[u8; 8]>::try_from(k)
+            .ok()
+            .map(|k| Seq(u64::from_be_bytes(k)))
+    };
+    let keys: Vec<Seq> = records
         .range(..=through.0.to_be_bytes())
         .keys()
-        .filter_map(|k| k.ok().and_then(|k| <[u8; 8]>::try_from(k.as_ref()).ok()))
-        .map(u64::from_be_bytes)
+        .filter_map(|k| k.ok().and_then(|k| key_of(&k)))
         .collect();
+    let next = records
+        .get_gt(through.0.to_be_bytes())
+        .map_err(|e| StoreError::io("compact", e))?
+        .and_then(|(k, _)| key_of(&k));
     let mut batch = sled::Batch::default();
-    for (i, key) in keys.iter().enumerate() {
-        let next_start = match keys.get(i + 1) {
-            Some(next) => *next,
-            None => records
-                .get_gt(key.to_be_bytes())
-                .map_err(|e| StoreError::io("compact", e))?
-                .and_then(|(k, _)| <[u8; 8]>::try_from(k.as_ref()).ok())
-                .map(u64::from_be_bytes)
-                .unwrap_or(high_water.0.saturating_add(1)),
-        };
-        if next_start <= through.0.saturating_add(1) {
-            batch.remove(&key.to_be_bytes());
-        }
+    for key in covered_records(&keys, next, high_water, through) {
+        batch.remove(&key.0.to_be_bytes());
     }
     records
         .apply_batch(batch)

@@ -4,8 +4,9 @@
 //! Invariants:
 //!
 //! - **Only verified access tokens go in.** [`VerifiedCache::insert`] ignores claims whose
-//!   `token_use` is not `access`; the paved path [`VerifiedCache::verify_access`] inserts only
-//!   what [`JwtCodec::verify`] accepted.
+//!   `token_use` is not `access`; its one caller, `JwtTokenStrategy::validate_access_token`,
+//!   inserts only what [`JwtCodec::verify`](crate::token::jwt::JwtCodec::verify) accepted, with
+//!   the session its `sid` names.
 //! - **Expiry is rechecked on every hit.** [`VerifiedCache::get`] answers only while
 //!   `exp > now_secs`, with the same zero leeway as the codec.
 //! - **A hit means the very same token.** Entries are found by a hash of the token's tail,
@@ -14,7 +15,7 @@
 //!   claims.
 //! - **Bounded memory.** At most `capacity` entries (about 1 KiB each for an RS256 token).
 //!
-//! A cache belongs to one [`JwtCodec`]: entries outlive key rotation until their `exp`, which
+//! A cache belongs to one codec: entries outlive key rotation until their `exp`, which
 //! is at most the access-token lifetime (5 minutes by default). Stateful revocation (logout)
 //! is the engine's business and must be checked after a hit, as after a full verification.
 
@@ -26,11 +27,11 @@ use zeroize::Zeroizing;
 
 use crate::crypto::{constant_time_eq, random_bytes};
 use crate::event::SessionHash;
-use crate::state::IdentityHasher;
-use crate::token::jwt::{Claims, JwtCodec, JwtError, MAX_TOKEN_LEN, TokenUse};
+use crate::hashing::IdentityHasher;
+use crate::token::jwt::{Claims, MAX_TOKEN_LEN, TokenUse};
 
 /// The default number of entries: enough for 100k concurrently active clients.
-pub const DEFAULT_CAPACITY: usize = 100_000;
+pub(crate) const DEFAULT_CAPACITY: usize = 100_000;
 
 /// Number of independently locked shards (a power of two).
 const SHARDS: usize = 64;
@@ -68,21 +69,11 @@ impl VerifiedCache {
         }
     }
 
-    /// The claims of `token` if it is cached and `exp > now_secs`.
+    /// The claims of `token` and the session its `sid` names, if it is cached and
+    /// `exp > now_secs`.
     ///
     /// Costs one short hash, one read lock and one constant-time comparison of the token.
-    pub fn get(&self, token: &str, now_secs: i64) -> Option<Claims> {
-        self.get_with_session(token, now_secs)
-            .map(|(claims, _)| claims)
-    }
-
-    /// Like [`VerifiedCache::get`], with the session hash stored by
-    /// [`VerifiedCache::insert_with_session`].
-    pub fn get_with_session(
-        &self,
-        token: &str,
-        now_secs: i64,
-    ) -> Option<(Claims, Option<SessionHash>)> {
+    pub fn get(&self, token: &str, now_secs: i64) -> Option<(Claims, SessionHash)> {
         let hash = self.hash(token.as_bytes());
         let shard = self.shard(hash).read();
         let entry = shard.entries.get(&hash)?;
@@ -92,18 +83,13 @@ impl VerifiedCache {
         Some((entry.claims.clone(), entry.session))
     }
 
-    /// Remembers that `token` verified to `claims`.
+    /// Remembers that `token` verified to `claims`, its `sid` naming `session`.
     ///
     /// Ignores refresh tokens and tokens longer than [`MAX_TOKEN_LEN`]. When the token's shard
     /// is full, it first drops the entries that expired by `claims.iat` (a lower bound of the
     /// current time for a token just verified); if that frees nothing, it empties the shard,
     /// which costs those clients one re-verification each and keeps insertion O(1) amortized.
-    pub fn insert(&self, token: &str, claims: Claims) {
-        self.insert_with_session(token, claims, None);
-    }
-
-    /// Like [`VerifiedCache::insert`], also remembering the session the token's `sid` names.
-    pub fn insert_with_session(&self, token: &str, claims: Claims, session: Option<SessionHash>) {
+    pub fn insert(&self, token: &str, claims: Claims, session: SessionHash) {
         if claims.token_use != TokenUse::Access || token.len() > MAX_TOKEN_LEN {
             return;
         }
@@ -125,26 +111,6 @@ impl VerifiedCache {
                 session,
             },
         );
-    }
-
-    /// Verifies an access token through the cache: a hit skips the signature check, a miss
-    /// runs [`JwtCodec::verify`] and caches the result.
-    ///
-    /// # Errors
-    ///
-    /// As [`JwtCodec::verify`] with [`TokenUse::Access`].
-    pub fn verify_access(
-        &self,
-        codec: &JwtCodec,
-        token: &str,
-        now_secs: i64,
-    ) -> Result<Claims, JwtError> {
-        if let Some(claims) = self.get(token, now_secs) {
-            return Ok(claims);
-        }
-        let claims = codec.verify(token, TokenUse::Access, now_secs)?;
-        self.insert(token, claims.clone());
-        Ok(claims)
     }
 
     /// The number of cached tokens, expired ones not yet dropped included.
@@ -242,9 +208,9 @@ struct Entry {
     /// The whole token, to rule out hash collisions; a bearer credential, so wiped on drop.
     token: Zeroizing<Box<[u8]>>,
     claims: Claims,
-    /// The session the token's `sid` names, when the caller decrypted it: stateful checks on a
-    /// hit then cost one index lookup, not a decryption and a hash.
-    session: Option<SessionHash>,
+    /// The session the token's `sid` names: stateful checks on a hit cost one index lookup,
+    /// not a decryption and a hash.
+    session: SessionHash,
 }
 
 #[cfg(test)]
@@ -252,9 +218,9 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::token::keys::{Algorithm, KeySet};
 
     const NOW: i64 = 1_700_000_000;
+    const SESSION: SessionHash = SessionHash([7; 32]);
 
     fn claims(sub: &str, exp: i64) -> Claims {
         Claims {
@@ -270,10 +236,13 @@ mod tests {
     #[test]
     fn hits_only_for_the_same_token_until_exp() {
         let cache = VerifiedCache::new(1000);
-        cache.insert("token-a", claims("a", NOW + 10));
-        assert_eq!(cache.get("token-a", NOW), Some(claims("a", NOW + 10)));
+        cache.insert("token-a", claims("a", NOW + 10), SESSION);
         assert_eq!(
-            cache.get("token-a", NOW + 9).map(|c| c.sub),
+            cache.get("token-a", NOW),
+            Some((claims("a", NOW + 10), SESSION))
+        );
+        assert_eq!(
+            cache.get("token-a", NOW + 9).map(|(c, _)| c.sub),
             Some("a".into())
         );
         assert_eq!(
@@ -294,7 +263,7 @@ mod tests {
         let other = format!("header.payload-of-mallory.{tail}");
         let cache = VerifiedCache::new(100);
         assert_eq!(cache.hash(stored.as_bytes()), cache.hash(other.as_bytes()));
-        cache.insert(&stored, claims("alice", NOW + 10));
+        cache.insert(&stored, claims("alice", NOW + 10), SESSION);
         assert_eq!(cache.get(&other, NOW), None);
         let same_len = format!("header.payload-of-alicE.{tail}");
         assert_eq!(cache.get(&same_len, NOW), None);
@@ -322,8 +291,12 @@ mod tests {
         let cache = VerifiedCache::new(100);
         let mut refresh = claims("r", NOW + 10);
         refresh.token_use = TokenUse::Refresh;
-        cache.insert("refresh-token", refresh);
-        cache.insert(&"x".repeat(MAX_TOKEN_LEN + 1), claims("big", NOW + 10));
+        cache.insert("refresh-token", refresh, SESSION);
+        cache.insert(
+            &"x".repeat(MAX_TOKEN_LEN + 1),
+            claims("big", NOW + 10),
+            SESSION,
+        );
         assert!(cache.is_empty());
     }
 
@@ -332,7 +305,11 @@ mod tests {
         let cache = VerifiedCache::new(128);
         assert_eq!(cache.capacity(), 128);
         for i in 0..5000 {
-            cache.insert(&format!("token-{i:05}"), claims(&i.to_string(), NOW + 300));
+            cache.insert(
+                &format!("token-{i:05}"),
+                claims(&i.to_string(), NOW + 300),
+                SESSION,
+            );
             assert!(cache.len() <= 128);
         }
         assert!(!cache.is_empty());
@@ -350,19 +327,23 @@ mod tests {
             .filter(|t| shard_of(t) == target)
             .take(3)
             .collect();
-        cache.insert(&same_shard[0], claims("expired", NOW));
-        cache.insert(&same_shard[1], claims("live", NOW + 300));
-        cache.insert(&same_shard[2], claims("new", NOW + 300));
+        cache.insert(&same_shard[0], claims("expired", NOW), SESSION);
+        cache.insert(&same_shard[1], claims("live", NOW + 300), SESSION);
+        cache.insert(&same_shard[2], claims("new", NOW + 300), SESSION);
         assert_eq!(cache.len(), 2);
         assert!(cache.get(&same_shard[1], NOW).is_some(), "live entry kept");
         assert!(cache.get(&same_shard[2], NOW).is_some());
         // With no expired entry to drop, the shard is emptied to make room.
-        cache.insert(&format!("{}-x", same_shard[2]), claims("x", NOW + 300));
+        cache.insert(
+            &format!("{}-x", same_shard[2]),
+            claims("x", NOW + 300),
+            SESSION,
+        );
         let fourth = (3..)
             .map(|i| format!("token-{i}-y"))
             .find(|t| shard_of(t) == target)
             .unwrap();
-        cache.insert(&fourth, claims("fourth", NOW + 300));
+        cache.insert(&fourth, claims("fourth", NOW + 300), SESSION);
         assert!(cache.get(&fourth, NOW).is_some());
         assert!(cache.len() <= 2 * SHARDS);
     }
@@ -371,33 +352,9 @@ mod tests {
     fn clear_forgets_everything() {
         let cache = VerifiedCache::default();
         assert_eq!(cache.capacity(), DEFAULT_CAPACITY.div_ceil(SHARDS) * SHARDS);
-        cache.insert("t", claims("a", NOW + 1));
+        cache.insert("t", claims("a", NOW + 1), SESSION);
         cache.clear();
         assert!(cache.is_empty());
-    }
-
-    #[test]
-    fn verify_access_caches_only_good_access_tokens() {
-        let codec = JwtCodec::new(KeySet::from_secret(Algorithm::HS256, b"secret").unwrap());
-        let cache = VerifiedCache::new(100);
-        let good = codec.sign(&claims("a", NOW + 300), None).unwrap();
-        assert_eq!(cache.verify_access(&codec, &good, NOW).unwrap().sub, "a");
-        assert_eq!(cache.len(), 1);
-        assert_eq!(cache.verify_access(&codec, &good, NOW).unwrap().sub, "a");
-        assert!(matches!(
-            cache.verify_access(&codec, &good, NOW + 300),
-            Err(JwtError::Expired)
-        ));
-
-        let mut refresh = claims("r", NOW + 300);
-        refresh.token_use = TokenUse::Refresh;
-        let refresh = codec.sign(&refresh, None).unwrap();
-        assert!(matches!(
-            cache.verify_access(&codec, &refresh, NOW),
-            Err(JwtError::WrongUse)
-        ));
-        assert!(cache.verify_access(&codec, "garbage", NOW).is_err());
-        assert_eq!(cache.len(), 1);
     }
 
     #[test]
@@ -410,8 +367,8 @@ mod tests {
                 std::thread::spawn(move || {
                     for i in 0..2000 {
                         let token = format!("token-{t}-{i}");
-                        cache.insert(&token, claims(&token, NOW + 10));
-                        assert_eq!(cache.get(&token, NOW).map(|c| c.sub), Some(token));
+                        cache.insert(&token, claims(&token, NOW + 10), SESSION);
+                        assert_eq!(cache.get(&token, NOW).map(|(c, _)| c.sub), Some(token));
                     }
                 })
             })
@@ -425,7 +382,7 @@ mod tests {
     #[test]
     fn debug_shows_no_tokens() {
         let cache = VerifiedCache::new(10);
-        cache.insert("secret-bearer-token", claims("a", NOW + 10));
+        cache.insert("secret-bearer-token", claims("a", NOW + 10), SESSION);
         let shown = format!("{cache:?}");
         assert!(!shown.contains("secret-bearer"), "{shown}");
         assert!(shown.contains("len: 1"), "{shown}");

@@ -33,7 +33,7 @@ use crate::token::keys::{KeyLookup, KeySet, SignError};
 ///
 /// An RS512 access token with a few custom claims is under 1 KiB; 8 KiB leaves room for
 /// generous custom claims while bounding the work an anonymous request can cause.
-pub const MAX_TOKEN_LEN: usize = 8 * 1024;
+pub(crate) const MAX_TOKEN_LEN: usize = 8 * 1024;
 
 /// Longest `kid` [`JwtError::UnknownKey`] repeats, in characters.
 const MAX_REPORTED_KID_CHARS: usize = 64;

@@ -7,14 +7,14 @@ use std::sync::Arc;
 use serde_json::{Map, Value};
 
 use crate::clock::Timestamp;
-use crate::crypto::{SessionKey, sid::SidCipher};
-use crate::engine::{Engine, EngineError, RotateOutcome, SessionMeta, Successor};
+use crate::crypto::{SessionKey, SidCipher};
+use crate::engine::{Engine, RotateOutcome, SessionMeta, Successor};
 use crate::event::{Jti, SessionHash, UserId};
 use crate::state::User;
 use crate::token::cache::VerifiedCache;
 use crate::token::jwt::{Claims, JwtCodec, JwtError, TokenUse};
 use crate::token::strategy::{
-    Authenticated, Issued, RefreshError, Refreshed, Resolved, TokenStrategy,
+    Authenticated, IssueError, Issued, RefreshError, Refreshed, Resolved, TokenStrategy,
 };
 
 /// The JWT settings, named and defaulted as allauth's `HEADLESS_JWT_*`.
@@ -151,14 +151,13 @@ impl JwtTokenStrategy {
         token: &str,
     ) -> Result<ValidAccess, AccessError> {
         let now = engine.now().as_secs();
-        let (claims, session) = match self.cache.get_with_session(token, now) {
-            Some((claims, Some(session))) => (claims, session),
-            _ => {
+        let (claims, session) = match self.cache.get(token, now) {
+            Some(hit) => hit,
+            None => {
                 let claims = self.codec.verify(token, TokenUse::Access, now)?;
                 let key = self.sid.decrypt(&claims.sid).ok_or(AccessError::BadSid)?;
-                let session = SessionKey::from_presented(&key).hash();
-                self.cache
-                    .insert_with_session(token, claims.clone(), Some(session));
+                let session = SessionHash::of_presented(&key);
+                self.cache.insert(token, claims.clone(), session);
                 (claims, session)
             }
         };
@@ -182,7 +181,7 @@ impl JwtTokenStrategy {
             sub: user.id.to_string(),
             iat,
             exp: iat.saturating_add(self.settings.access_ttl_secs),
-            jti: uuid::Uuid::new_v4().to_string(),
+            jti: Jti::random().to_string(),
             sid: self.sid.encrypt(key),
             token_use: TokenUse::Access,
         };
@@ -230,7 +229,7 @@ impl TokenStrategy for JwtTokenStrategy {
         engine: &Engine,
         user: &User,
         meta: SessionMeta,
-    ) -> Result<Issued, EngineError> {
+    ) -> Result<Issued, IssueError> {
         let now = engine.now();
         let jti = Jti::random();
         let refresh_exp = now.as_secs().saturating_add(self.settings.refresh_ttl_secs);
@@ -240,11 +239,7 @@ impl TokenStrategy for JwtTokenStrategy {
             Some((jti, Timestamp::from_secs(refresh_exp))),
         )?;
         let key = created.key.expose();
-        let signing = |r: Result<String, JwtError>| {
-            r.map_err(|_| EngineError::Invalid {
-                reason: "token signing failed",
-            })
-        };
+        let signing = |r: Result<String, JwtError>| r.map_err(IssueError::Signing);
         let access = signing(self.mint_access(user, key, now))?;
         let refresh = signing(self.mint_refresh(user.id, key, jti, now.as_secs(), refresh_exp))?;
         Ok(Issued {
@@ -274,7 +269,7 @@ impl TokenStrategy for JwtTokenStrategy {
             .verify_refresh(refresh_token, now.as_secs())
             .map_err(|_| RefreshError::Invalid)?;
         let key = self.sid.decrypt(&claims.sid).ok_or(RefreshError::Invalid)?;
-        let hash = SessionKey::from_presented(&key).hash();
+        let hash = SessionHash::of_presented(&key);
         let jti = Jti::parse(&claims.jti).ok_or(RefreshError::Invalid)?;
         let session = engine.lookup_hash(&hash).ok_or(RefreshError::Invalid)?;
         // A session whose user is gone, or a token naming another user: 400, never a 500.
@@ -282,7 +277,7 @@ impl TokenStrategy for JwtTokenStrategy {
         if claims.sub != user.id.to_string() {
             return Err(RefreshError::Invalid);
         }
-        let signing = |r: Result<String, JwtError>| r.map_err(|_| RefreshError::Invalid);
+        let signing = |r: Result<String, JwtError>| r.map_err(RefreshError::Signing);
         if !self.settings.rotate_refresh {
             if !engine.refresh_is_live(&hash, &jti) {
                 return Err(RefreshError::Invalid);

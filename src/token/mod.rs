@@ -4,12 +4,16 @@
 //! [`jwt`] signs and verifies allauth-compatible tokens with them, and [`cache`] remembers
 //! verified access tokens so repeat presentations skip the signature check.
 
-pub mod cache;
-pub mod configured;
-pub mod jwt;
-pub mod jwt_strategy;
-pub mod keys;
-pub mod strategy;
+pub(crate) mod cache;
+pub(crate) mod jwt;
+pub(crate) mod jwt_strategy;
+pub(crate) mod keys;
+pub(crate) mod strategy;
 
-pub use jwt_strategy::{JwtSettings, JwtTokenStrategy};
-pub use strategy::{SessionTokenStrategy, TokenStrategy};
+pub use jwt::{Claims, JwtCodec, JwtError, TokenUse};
+pub use jwt_strategy::{AccessError, CustomClaims, JwtSettings, JwtTokenStrategy, ValidAccess};
+pub use keys::{Algorithm, KeyError, KeySet, generate_private_pem};
+pub use strategy::{
+    Authenticated, IssueError, Issued, RefreshError, Refreshed, RequestCredentials, Resolved,
+    SessionTokenStrategy, StrategyKind, TokenStrategy, resolve,
+};

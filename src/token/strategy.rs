@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::crypto::SessionKey;
 use crate::engine::{Engine, EngineError, SessionInfo, SessionMeta};
 use crate::state::User;
-use crate::token::jwt::Claims;
+use crate::token::jwt::{Claims, JwtError};
 
 /// The credential headers of one request. Tokens are never read from query strings.
 #[derive(Clone, Copy, Debug, Default)]
@@ -27,6 +27,7 @@ pub struct RequestCredentials<'a> {
 
 /// What a request's credentials amount to.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Resolved {
     /// No credentials, or a bearer token that did not verify (401 with flows).
     Anonymous,
@@ -67,8 +68,26 @@ pub struct Refreshed {
     pub refresh_token: Option<String>,
 }
 
-/// Why a refresh failed. The wire answer is `400 {"status": 400}` for all but storage.
-#[derive(Debug, Clone, thiserror::Error)]
+/// Why a session's tokens could not be issued.
+///
+/// Storage failure and a token that cannot be signed are different faults: the first is
+/// transient and nothing was written, the second a key or configuration problem (the session
+/// was created; its tokens were not handed out).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IssueError {
+    /// The engine refused or could not store the session.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A token could not be signed.
+    #[error("token signing failed: {0}")]
+    Signing(JwtError),
+}
+
+/// Why a refresh failed. The wire answer is `400 {"status": 400}` for the client's faults
+/// ([`Invalid`](RefreshError::Invalid), [`ReuseDetected`](RefreshError::ReuseDetected),
+/// [`Unsupported`](RefreshError::Unsupported)).
+#[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum RefreshError {
     /// The strategy has no refresh tokens.
@@ -83,6 +102,9 @@ pub enum RefreshError {
     /// Storage failed; nothing changed.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The successor tokens could not be signed; nothing changed.
+    #[error("token signing failed: {0}")]
+    Signing(JwtError),
 }
 
 /// allauth's `AbstractTokenStrategy`, in Rust.
@@ -97,13 +119,13 @@ pub trait TokenStrategy: Send + Sync + 'static {
     ///
     /// # Errors
     ///
-    /// Engine (storage) errors.
+    /// [`IssueError`]: the engine's, or a token that could not be signed.
     fn create_session(
         &self,
         engine: &Engine,
         user: &User,
         meta: SessionMeta,
-    ) -> Result<Issued, EngineError>;
+    ) -> Result<Issued, IssueError>;
 
     /// The live session behind a session token (allauth `lookup_session`).
     fn lookup_session(&self, engine: &Engine, session_token: &str) -> Option<SessionInfo> {
@@ -184,6 +206,7 @@ pub fn resolve(
 
 /// Which built-in strategy `HEADLESS_TOKEN_STRATEGY` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StrategyKind {
     /// Session tokens only.
     Session,
@@ -221,7 +244,7 @@ impl TokenStrategy for SessionTokenStrategy {
         engine: &Engine,
         user: &User,
         meta: SessionMeta,
-    ) -> Result<Issued, EngineError> {
+    ) -> Result<Issued, IssueError> {
         let created = engine.create_session(user.id, meta, None)?;
         Ok(Issued {
             session: created.info,

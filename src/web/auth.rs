@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use warp::http::{HeaderMap, StatusCode, header};
 
 use crate::accounts::email::{normalize_email, username_base};
-use crate::accounts::password::{MAX_PASSWORD_BYTES, hash_password, verify_dummy, verify_password};
+use crate::accounts::password::{MAX_PASSWORD_BYTES, authenticate, hash_password};
 use crate::accounts::validators::{UserAttributes, validate_password};
 use crate::engine::{EngineError, RevokeSessionsOutcome, SessionInfo, SessionMeta};
 use crate::event::{AuthMethod, RevokeReason};
@@ -114,18 +114,9 @@ pub(crate) async fn login(app: &Arc<App>, request: &Request) -> Result<ApiReply,
     let engine = app.engine.clone();
     let lookup_email = email.clone();
     let password = credentials.password;
-    let user = blocking(move || match engine.user_by_email(&lookup_email) {
-        Some(user) if user.has_usable_password() => {
-            verify_password(&password, &user.password_hash).then_some(user)
-        }
-        // Unknown e-mail, or no usable password: the same work and the same answer as a wrong
-        // password, so neither timing nor body tells which accounts exist.
-        _ => {
-            verify_dummy(&password);
-            None
-        }
-    })
-    .await?;
+    // Unknown e-mail, no usable password and a wrong password cost the same work and get the
+    // same answer, so neither timing nor body tells which accounts exist.
+    let user = blocking(move || authenticate(&engine, &lookup_email, &password)).await?;
     let Some(user) = user else {
         app.limits.hit(Limit::LoginFailedIp, &ip, now);
         app.limits.hit(Limit::LoginFailedEmail, &email, now);
@@ -294,7 +285,7 @@ fn user_json(user: &User) -> Value {
         "id": user.id.0,
         "display": user.username,
         "email": user.email,
-        "has_usable_password": user.has_usable_password(),
+        "has_usable_password": user.has_usable_password,
         "username": user.username,
     })
 }

@@ -25,9 +25,8 @@ use warp::Filter;
 
 use crate::Engine;
 use crate::config::{Config, ConfigError};
-use crate::token::configured::{self, ConfiguredStrategy};
-use crate::token::jwt_strategy::JwtTokenStrategy;
-use crate::token::strategy::TokenStrategy;
+use crate::setup::{self, ConfiguredStrategy};
+use crate::token::{JwtTokenStrategy, TokenStrategy};
 
 /// Everything a request handler needs: the engine, the settings, the token strategy, rate
 /// limits and metrics.
@@ -63,10 +62,10 @@ impl App {
     /// # Errors
     ///
     /// A [`ConfigError`] when the strategy cannot be built (see
-    /// [`configured::from_config`]): e.g. JWT without `SECRET_KEY`, or a key that does not fit
+    /// [`build_strategy`](crate::build_strategy)): e.g. JWT without `SECRET_KEY`, or a key that does not fit
     /// `HEADLESS_JWT_ALGORITHM`.
     pub fn new(engine: Engine, config: Config) -> Result<App, ConfigError> {
-        let strategy = configured::from_config(&config)?;
+        let strategy = setup::build_strategy(&config)?;
         Ok(App::with_strategy(engine, config, strategy))
     }
 

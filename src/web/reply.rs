@@ -15,6 +15,7 @@ use warp::reply::Response;
 
 use crate::clock::Timestamp;
 use crate::engine::EngineError;
+use crate::token::IssueError;
 
 /// `Cache-Control` on every response, as allauth's `never_cache`.
 const CACHE_CONTROL: &str = "max-age=0, no-cache, no-store, must-revalidate, private";
@@ -204,6 +205,15 @@ pub(crate) enum ApiError {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         ApiError::Engine(e)
+    }
+}
+
+impl From<IssueError> for ApiError {
+    fn from(e: IssueError) -> Self {
+        match e {
+            IssueError::Engine(e) => ApiError::Engine(e),
+            IssueError::Signing(_) => ApiError::Internal("token signing"),
+        }
     }
 }
 

@@ -2,9 +2,10 @@
 
 use std::sync::Arc;
 
-use hallpass::EngineConfig;
-use hallpass::engine::{EngineError, RevokeSessionsOutcome, RotateOutcome, SessionMeta, Successor};
-use hallpass::event::{AuthMethod, Jti, RevokeReason};
+use hallpass::{
+    AuthMethod, EngineConfig, EngineError, Jti, PasswordHash, RevokeReason, RevokeSessionsOutcome,
+    RotateOutcome, SessionMeta, Successor,
+};
 
 use crate::util::{T0, mem_engine, open, session_with_refresh, user};
 
@@ -19,15 +20,15 @@ fn successor(tag: &str) -> Successor {
 fn sign_up_assigns_ids_and_unique_usernames() {
     let (engine, _, _) = mem_engine(EngineConfig::default());
     let a = engine
-        .sign_up("ann@example.com", "ann", String::new())
+        .sign_up("ann@example.com", "ann", PasswordHash::unusable())
         .unwrap();
     let b = engine
-        .sign_up("ann@example.org", "ann", String::new())
+        .sign_up("ann@example.org", "ann", PasswordHash::unusable())
         .unwrap();
     assert_eq!((a.id.0, b.id.0), (1, 2));
     assert_eq!((a.username.as_str(), b.username.as_str()), ("ann", "ann2"));
     assert!(matches!(
-        engine.sign_up("ann@example.com", "x", String::new()),
+        engine.sign_up("ann@example.com", "x", PasswordHash::unusable()),
         Err(EngineError::EmailTaken)
     ));
     assert_eq!(engine.user_by_email("ann@example.org").unwrap().id, b.id);
@@ -75,7 +76,7 @@ fn session_lifecycle_and_expiry() {
 #[test]
 fn create_session_for_unknown_user_fails() {
     let (engine, _, _) = mem_engine(EngineConfig::default());
-    let err = engine.create_session(hallpass::event::UserId(42), SessionMeta::default(), None);
+    let err = engine.create_session(hallpass::UserId(42), SessionMeta::default(), None);
     assert!(matches!(err, Err(EngineError::UnknownUser { .. })));
 }
 
@@ -412,7 +413,7 @@ fn touch_is_coalesced_and_persisted() {
     );
 }
 
-fn clock_exp(engine: &hallpass::Engine) -> hallpass::clock::Timestamp {
+fn clock_exp(engine: &hallpass::Engine) -> hallpass::Timestamp {
     engine.now().plus_secs(86_400)
 }
 
@@ -421,10 +422,8 @@ fn clock_exp(engine: &hallpass::Engine) -> hallpass::clock::Timestamp {
 /// (under the write lock, readers waiting) costs those sessions, not a scan of all of them.
 #[test]
 fn sweep_writes_one_event_per_pruned_session() {
-    use hallpass::event::Event;
-    use hallpass::event::Seq;
-    use hallpass::event::codec::decode_record;
-    use hallpass::store::EventStore;
+    use hallpass::testing::{Event, decode_record};
+    use hallpass::{EventStore, Seq};
     let config = EngineConfig {
         session_ttl_secs: 100,
         ..EngineConfig::default()

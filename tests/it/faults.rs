@@ -1,9 +1,10 @@
 //! Fault injection: failed appends, failed syncs and a full disk.
 
-use hallpass::EngineConfig;
-use hallpass::clock::ManualClock;
-use hallpass::engine::{EngineError, SessionMeta};
-use hallpass::store::{Durability, EventStore, FaultPlan, FaultyStore, MemStore, SledStore};
+use hallpass::testing::{FaultPlan, FaultyStore, ManualClock};
+use hallpass::{
+    Durability, EngineConfig, EngineError, EventStore, MemStore, PasswordHash, SessionMeta,
+    SledStore,
+};
 
 use crate::util::{T0, open, user};
 
@@ -31,7 +32,7 @@ fn check_faults(store: impl EventStore, reopen: impl FnOnce() -> Box<dyn EventSt
     );
 
     plan.fail_sync(1);
-    let err = engine.sign_up("b@example.com", "b", String::new());
+    let err = engine.sign_up("b@example.com", "b", PasswordHash::unusable());
     assert!(
         matches!(err, Err(EngineError::Storage(_))),
         "sync failure reaches the caller"
@@ -58,7 +59,7 @@ fn check_faults(store: impl EventStore, reopen: impl FnOnce() -> Box<dyn EventSt
         .create_session(u, SessionMeta::default(), None)
         .expect("works after the fault");
     let b = engine
-        .sign_up("b@example.com", "b", String::new())
+        .sign_up("b@example.com", "b", PasswordHash::unusable())
         .expect("the failed sign-up left no trace");
     let key = s.key.expose().to_owned();
     drop(engine);

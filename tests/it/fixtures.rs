@@ -6,11 +6,8 @@
 
 use std::path::PathBuf;
 
-use hallpass::clock::Timestamp;
-use hallpass::event::codec::{decode_envelope, encode_envelope};
-use hallpass::event::{
-    AuthMethod, Envelope, Event, FORMAT_VERSION, Jti, RevokeReason, Seq, SessionHash, UserId,
-};
+use hallpass::testing::{Envelope, Event, FORMAT_VERSION, decode_envelope, encode_envelope};
+use hallpass::{AuthMethod, Jti, PasswordHash, RevokeReason, Seq, SessionHash, Timestamp, UserId};
 
 /// A session-created event of user 1 as format `version` writes it: format 1 has only the
 /// variant without a method.
@@ -71,7 +68,9 @@ fn cases(version: u16) -> Vec<(&'static str, Envelope)> {
                     user: UserId(1),
                     email: "ann@example.com".into(),
                     username: "ann".into(),
-                    password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                    password_hash: PasswordHash::from_phc(
+                        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+                    ),
                 },
             ),
         ),
@@ -251,8 +250,8 @@ fn event_fixtures_decode_forever() {
 }
 
 /// The state a fixed event history of `version` folds into.
-fn fixture_state(version: u16) -> hallpass::state::State {
-    let mut state = hallpass::state::State::new(10_000);
+fn fixture_state(version: u16) -> hallpass::testing::State {
+    let mut state = hallpass::testing::State::new(10_000);
     for (_, envelope) in cases(version) {
         state.apply(&envelope);
     }
@@ -297,7 +296,7 @@ fn snapshot_fixtures_load_forever() {
         }
         let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
         assert_eq!(bytes[..2], version.to_le_bytes());
-        let loaded = hallpass::state::State::from_snapshot(&bytes, 10_000).unwrap();
+        let loaded = hallpass::testing::State::from_snapshot(&bytes, 10_000).unwrap();
         if let Some(diff) = loaded.first_difference(&state) {
             panic!("snapshot fixture v{version} differs: {diff}");
         }

@@ -1,16 +1,15 @@
 //! Replays every committed fuzz corpus file (`fuzz/corpus/<target>/*`) through the same
-//! `hallpass::fuzzing` functions the cargo-fuzz targets call, so `cargo test` covers them.
+//! `hallpass::testing::fuzz` functions the cargo-fuzz targets call, so `cargo test` covers them.
 //! `HALLPASS_WRITE_CORPUS=1 cargo test fuzz_corpus` (re)writes the hand-made seed files.
 
 use std::path::PathBuf;
 
-use hallpass::clock::Timestamp;
-use hallpass::crypto::sid::SidCipher;
-use hallpass::event::codec::{encode_envelope, encode_record};
-use hallpass::event::{Envelope, Event, Jti, RevokeReason, Seq, SessionHash, UserId};
-use hallpass::fuzzing::{self, FUZZ_NOW, FUZZ_SECRET};
-use hallpass::token::jwt::{Claims, JwtCodec, TokenUse};
-use hallpass::token::keys::{Algorithm, KeySet};
+use hallpass::testing::fuzz::{FUZZ_NOW, FUZZ_SECRET};
+use hallpass::testing::{Envelope, Event, encode_envelope, encode_record, fuzz};
+use hallpass::{
+    Algorithm, Claims, Jti, JwtCodec, KeySet, PasswordHash, RevokeReason, Seq, SessionHash,
+    SidCipher, Timestamp, TokenUse, UserId,
+};
 
 fn corpus(target: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -89,7 +88,7 @@ fn write_seeds() {
             user: UserId(1),
             email: "a@example.com".into(),
             username: "a".into(),
-            password_hash: String::new(),
+            password_hash: PasswordHash::unusable(),
         },
         Event::SessionCreated {
             session,
@@ -98,7 +97,7 @@ fn write_seeds() {
             user_agent: Some("ua".into()),
             ip: None,
             refresh: Some((Jti([1; 16]), at.plus_secs(60))),
-            method: hallpass::event::AuthMethod::Password,
+            method: hallpass::AuthMethod::Password,
         },
         Event::RefreshRotated {
             session,
@@ -172,12 +171,12 @@ fn fuzz_corpora_replay() {
         write_seeds();
     }
     let targets: [(&str, fn(&[u8])); 6] = [
-        ("http_body", fuzzing::http_body),
-        ("jwt_parse", fuzzing::jwt_parse),
-        ("sid_decode", fuzzing::sid_decode),
-        ("auth_headers", fuzzing::auth_headers),
-        ("event_decode", fuzzing::event_decode),
-        ("engine_ops", fuzzing::engine_ops),
+        ("http_body", fuzz::http_body),
+        ("jwt_parse", fuzz::jwt_parse),
+        ("sid_decode", fuzz::sid_decode),
+        ("auth_headers", fuzz::auth_headers),
+        ("event_decode", fuzz::event_decode),
+        ("engine_ops", fuzz::engine_ops),
     ];
     for (target, f) in targets {
         let n = replay(target, f);

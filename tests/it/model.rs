@@ -1,9 +1,9 @@
 //! Model-based property test: random operation sequences run against the engine and a small
-//! reference model (`hallpass::fuzzing::model`), on the in-memory and the sled store. The
+//! reference model (`hallpass::testing::model`), on the in-memory and the sled store. The
 //! model checks every answer and the invariants after every step; failing cases shrink to
 //! readable sequences and are kept under `proptest-regressions/`.
 
-use hallpass::fuzzing::model::{Backend, Op, run};
+use hallpass::testing::model::{Backend, Op, run};
 use proptest::prelude::*;
 
 fn op() -> impl Strategy<Value = Op> {

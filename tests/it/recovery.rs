@@ -2,12 +2,11 @@
 
 use std::sync::Arc;
 
-use hallpass::EngineConfig;
-use hallpass::clock::ManualClock;
-use hallpass::engine::{Engine, OpenError, SessionMeta, Successor};
-use hallpass::event::codec::encode_record;
-use hallpass::event::{Envelope, Event, Jti, RevokeReason, Seq};
-use hallpass::store::{Durability, MemStore, SledStore, StoreError};
+use hallpass::testing::{Envelope, Event, ManualClock, encode_record};
+use hallpass::{
+    Durability, Engine, EngineConfig, Jti, MemStore, OpenError, RevokeReason, Seq, SessionMeta,
+    SledStore, StoreError, Successor,
+};
 use proptest::prelude::*;
 
 use crate::util::{T0, assert_same_state, open, session_with_refresh, user};
@@ -104,7 +103,7 @@ fn reopen_rebuilds_the_same_state_sled() {
     let (again, _) = open(store, &clock, config());
     again.with_state(|s| {
         let restored =
-            hallpass::state::State::from_snapshot(&live, config().refresh_grace_ms).unwrap();
+            hallpass::testing::State::from_snapshot(&live, config().refresh_grace_ms).unwrap();
         assert!(*s == restored, "reopened state differs from the live one");
     });
 }
@@ -126,9 +125,9 @@ proptest! {
         let copy = MemStore::new();
         {
             let mut copy_store = copy.clone();
-            use hallpass::store::EventStore;
+            use hallpass::EventStore;
             store.read_after(Seq(0), &mut |first, bytes| {
-                let batch = hallpass::event::codec::decode_record(bytes).unwrap();
+                let batch = hallpass::testing::decode_record(bytes).unwrap();
                 let last = batch.last().unwrap().seq;
                 copy_store.append(first, last, copy_store.high_water(), bytes)
             }).unwrap();
@@ -159,7 +158,7 @@ fn snapshot_compacts_and_reopens_equal() {
         let (reopened, report) = open(store, &clock, config());
         reopened.with_state(|s| {
             let live =
-                hallpass::state::State::from_snapshot(&copy_state, config().refresh_grace_ms)
+                hallpass::testing::State::from_snapshot(&copy_state, config().refresh_grace_ms)
                     .unwrap();
             assert!(*s == live);
         });
@@ -220,7 +219,7 @@ fn background_snapshots_on_sled_compact_and_reopen_equal() {
     let store = SledStore::open(dir.path(), Durability::Flush).unwrap();
     let mut records = 0;
     {
-        use hallpass::store::EventStore;
+        use hallpass::EventStore;
         store
             .read_after(Seq(0), &mut |_, _| {
                 records += 1;
@@ -236,7 +235,7 @@ fn background_snapshots_on_sled_compact_and_reopen_equal() {
     );
     reopened.with_state(|s| {
         let restored =
-            hallpass::state::State::from_snapshot(&live, config.refresh_grace_ms).unwrap();
+            hallpass::testing::State::from_snapshot(&live, config.refresh_grace_ms).unwrap();
         if let Some(diff) = s.first_difference(&restored) {
             panic!("reopened state differs from the live one: {diff}");
         }
@@ -386,4 +385,4 @@ fn crc32(bytes: &[u8]) -> [u8; 4] {
     (!crc).to_le_bytes()
 }
 
-use hallpass::store::EventStore as _;
+use hallpass::EventStore as _;

@@ -3,20 +3,16 @@
 
 use std::sync::Arc;
 
-use hallpass::EngineConfig;
-use hallpass::clock::ManualClock;
-use hallpass::crypto::SessionKey;
-use hallpass::crypto::sid::SidCipher;
-use hallpass::engine::{Engine, EngineError, SessionMeta};
-use hallpass::event::RevokeReason;
-use hallpass::state::User;
-use hallpass::token::jwt::{JwtCodec, TokenUse};
-use hallpass::token::jwt_strategy::{JwtSettings, JwtTokenStrategy};
-use hallpass::token::keys::{Algorithm, KeySet};
-use hallpass::token::strategy::{
+use hallpass::testing::ManualClock;
+use hallpass::{
+    Algorithm, Engine, EngineConfig, IssueError, KeySet, PasswordHash, RevokeReason, SessionKey,
+    SessionMeta, SidCipher, User,
+};
+use hallpass::{
     Issued, RefreshError, RequestCredentials, Resolved, SessionTokenStrategy, StrategyKind,
     TokenStrategy, resolve,
 };
+use hallpass::{JwtCodec, JwtSettings, JwtTokenStrategy, TokenUse};
 use proptest::prelude::*;
 
 use crate::util::{T0, mem_engine, open};
@@ -49,7 +45,7 @@ fn rs256() -> JwtTokenStrategy {
 fn login(engine: &Engine, strategy: &dyn TokenStrategy) -> (User, Issued) {
     let n = engine.with_state(|s| s.user_count()) + 1;
     let user = engine
-        .sign_up(&format!("u{n}@example.com"), "u", String::new())
+        .sign_up(&format!("u{n}@example.com"), "u", PasswordHash::unusable())
         .unwrap();
     let issued = strategy
         .create_session(engine, &user, SessionMeta::default())
@@ -375,7 +371,7 @@ impl TokenStrategy for OpaqueAccessStrategy {
         engine: &Engine,
         user: &User,
         meta: SessionMeta,
-    ) -> Result<Issued, EngineError> {
+    ) -> Result<Issued, IssueError> {
         let mut issued = SessionTokenStrategy.create_session(engine, user, meta)?;
         issued.access_token = self.create_access_token(engine, user, &issued.session_token);
         Ok(issued)
@@ -430,7 +426,7 @@ proptest! {
     /// successors of one token, and a rotated-out token never refreshes after the window.
     #[test]
     fn rotation_invariants(ops in proptest::collection::vec(op(), 1..40)) {
-        let store = hallpass::store::MemStore::new();
+        let store = hallpass::MemStore::new();
         let clock = ManualClock::new(T0);
         let (mut engine, _) = open(store.clone(), &clock, EngineConfig::default());
         let strategy = jwt(JwtSettings::default());

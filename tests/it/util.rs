@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 
-use hallpass::clock::{ManualClock, Timestamp};
-use hallpass::engine::{EngineConfig, OpenReport};
-use hallpass::event::{Jti, UserId};
-use hallpass::store::{EventStore, MemStore};
-use hallpass::{Engine, engine::NewSession, engine::SessionMeta};
+use hallpass::testing::ManualClock;
+use hallpass::{
+    Engine, EngineConfig, EventStore, Jti, MemStore, NewSession, OpenReport, PasswordHash,
+    SessionMeta, Timestamp, UserId,
+};
 
 /// 2026-01-01T00:00:00Z: a fixed start so failures reproduce.
 pub(crate) const T0: Timestamp = Timestamp::from_secs(1_767_225_600);
@@ -34,7 +34,7 @@ pub(crate) fn user(engine: &Engine, n: u64) -> UserId {
         .sign_up(
             &format!("user{n}@example.com"),
             &format!("user{n}"),
-            String::new(),
+            PasswordHash::unusable(),
         )
         .expect("sign up")
         .id

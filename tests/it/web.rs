@@ -183,9 +183,7 @@ fn serve_answers_then_exits_0_on_sigterm() {
 
 #[test]
 fn flags_beat_env_and_sessions_commands_list_and_revoke() {
-    use hallpass::clock::SystemClock;
-    use hallpass::engine::SessionMeta;
-    use hallpass::store::Durability;
+    use hallpass::{Durability, PasswordHash, SessionMeta, SystemClock};
     let dir = tempfile::tempdir().unwrap();
     let user = {
         let (engine, _) = hallpass::Engine::open_dir(
@@ -196,7 +194,7 @@ fn flags_beat_env_and_sessions_commands_list_and_revoke() {
         )
         .unwrap();
         let user = engine
-            .sign_up("a@example.com", "a", String::new())
+            .sign_up("a@example.com", "a", PasswordHash::unusable())
             .unwrap()
             .id;
         for _ in 0..2 {

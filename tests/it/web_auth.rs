@@ -460,7 +460,7 @@ fn web_protected_filter_with_session_tokens() {
 
 #[test]
 fn web_storage_failures_are_503_envelopes_and_change_nothing() {
-    let plan = hallpass::store::FaultPlan::new();
+    let plan = hallpass::testing::FaultPlan::new();
     let server = spawn_web_faulty(&[], plan.clone());
     let token = session_token(&signup(&server, "s@example.com"));
     let auth = [("X-Session-Token", token.as_str())];

@@ -328,10 +328,7 @@ fn web_refresh_is_rate_limited() {
 
 #[test]
 fn web_cli_keygen_and_token_verify() {
-    use hallpass::clock::{Clock, SystemClock};
-    use hallpass::crypto::sid::SidCipher;
-    use hallpass::token::jwt::{Claims, JwtCodec, TokenUse};
-    use hallpass::token::keys::{Algorithm, KeySet};
+    use hallpass::{Algorithm, Claims, Clock, JwtCodec, KeySet, SidCipher, SystemClock, TokenUse};
 
     let bin = env!("CARGO_BIN_EXE_hallpass");
     for alg in ["RS256", "ES256", "EdDSA"] {

@@ -4,11 +4,8 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
-use hallpass::clock::ManualClock;
-use hallpass::config::{Config, RawConfig};
-use hallpass::store::{FaultPlan, FaultyStore, MemStore};
-use hallpass::web::App;
-use hallpass::{Engine, EngineConfig};
+use hallpass::testing::{FaultPlan, FaultyStore, ManualClock};
+use hallpass::{App, Config, Engine, EngineConfig, MemStore, RawConfig};
 
 use crate::util::mem_engine;
 
@@ -88,13 +85,9 @@ fn spawn_web_on(settings: &[(&str, &str)], plan: Option<FaultPlan>) -> TestServe
     let addr = listener.local_addr().unwrap();
     let app = Arc::new(App::new(engine.clone(), config).unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    runtime.spawn(hallpass::web::serve(
-        listener,
-        Arc::clone(&app),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    runtime.spawn(hallpass::serve(listener, Arc::clone(&app), async move {
+        let _ = stopped.await;
+    }));
     let api_listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();

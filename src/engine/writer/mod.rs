@@ -8,109 +8,24 @@
 mod plan;
 mod snapshots;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use crossbeam_channel::{Receiver, RecvTimeoutError};
 use parking_lot::RwLock;
 use tracing::{error, info, warn};
 
 use crate::clock::{Clock, Timestamp};
-use crate::engine::{
-    EngineConfig, EngineError, RevokeSessionsOutcome, RotateOutcome, SessionInfo, Stats, Successor,
-};
+use crate::engine::protocol::{Call, Command, Control, Message, Reply, Sweep};
+use crate::engine::types::{EngineConfig, EngineError, Stats, Successor};
 use crate::event::codec::encode_record;
-use crate::event::{
-    AuthMethod, Envelope, Event, FORMAT_VERSION, Jti, RevokeReason, Seq, SessionHash, UserId,
-};
-use crate::state::{State, User};
+use crate::event::{Envelope, Event, FORMAT_VERSION, Jti, RevokeReason, Seq, SessionHash};
+use crate::state::State;
 use crate::store::{EventStore, Snapshot, StoreError};
 
-pub(super) enum Command {
-    SignUp {
-        email: String,
-        username_base: String,
-        password_hash: String,
-    },
-    CreateSession {
-        hash: SessionHash,
-        user: UserId,
-        user_agent: Option<String>,
-        ip: Option<String>,
-        refresh: Option<(Jti, Timestamp)>,
-        method: AuthMethod,
-    },
-    Revoke {
-        hash: SessionHash,
-        reason: RevokeReason,
-    },
-    RevokeUser {
-        user: UserId,
-        keep: Option<SessionHash>,
-        reason: RevokeReason,
-    },
-    RevokeNos {
-        user: UserId,
-        nos: Vec<u64>,
-        reason: RevokeReason,
-    },
-    Rotate {
-        hash: SessionHash,
-        old: Jti,
-        presented_expires_at: Timestamp,
-        new: Jti,
-        expires_at: Timestamp,
-        successor: Arc<Successor>,
-    },
-    Touch {
-        hash: SessionHash,
-        at: Timestamp,
-    },
-    Sweep,
-    Snapshot,
-    Shutdown,
-}
-
-pub(super) enum Reply {
-    User(User),
-    Session(SessionInfo),
-    Count(usize),
-    Sessions(RevokeSessionsOutcome),
-    Rotate(RotateOutcome),
-    Done,
-}
-
-/// Where a caller waits for its answer.
-pub(super) struct ReplyTx(pub(super) Sender<Result<Reply, EngineError>>);
-
-impl ReplyTx {
-    fn send(self, answer: Result<Reply, EngineError>) {
-        // The caller may have given up (dropped its receiver); nothing to do then.
-        let _ = self.0.send(answer);
-    }
-}
-
-pub(super) struct Request {
-    pub(super) command: Command,
-    pub(super) reply: Option<ReplyTx>,
-}
-
-/// What earlier commands of the batch being planned will do once it is durable.
-#[derive(Default)]
-struct Overlay {
-    emails: HashSet<String>,
-    usernames: HashSet<String>,
-    users: HashSet<UserId>,
-    next_user: u64,
-    created: HashMap<SessionHash, UserId>,
-    revoked: HashSet<SessionHash>,
-    rotated: HashMap<Jti, Arc<Successor>>,
-    next_session_no: u64,
-    flush_seen: bool,
-    sweep: bool,
-}
+use plan::{Context, Deliver, Overlay};
 
 pub(super) struct Writer {
     store: Box<dyn EventStore>,
@@ -130,13 +45,6 @@ pub(super) struct Writer {
     next_seen_flush: Timestamp,
     /// Writes periodic snapshots beside this thread, for stores that allow it.
     snapshots: Option<snapshots::SnapshotWorker>,
-}
-
-/// One planned command: its events, its answer, and whether the answer depends on the batch
-/// becoming durable.
-struct Planned {
-    events: Vec<Event>,
-    reply: Result<Reply, EngineError>,
 }
 
 impl Writer {
@@ -169,7 +77,7 @@ impl Writer {
         }
     }
 
-    pub(super) fn run(mut self, rx: Receiver<Request>) {
+    pub(super) fn run(mut self, rx: Receiver<Message>) {
         let tick = Duration::from_millis(self.config.sweep_interval_ms.clamp(10, 60_000) as u64);
         // Sizes of the last few batches: how many callers are currently active.
         let mut recent_batches = [1usize; 8];
@@ -209,7 +117,7 @@ impl Writer {
     /// as their threads wake; taking only those already queued would split them over two
     /// batches (two syncs). So when recent batches were larger than what is queued now, wait
     /// up to `GATHER` for the rest. A lone caller (recent batches of one) never waits.
-    fn gather(&self, rx: &Receiver<Request>, batch: &mut Vec<Request>, target: usize) {
+    fn gather(&self, rx: &Receiver<Message>, batch: &mut Vec<Message>, target: usize) {
         const GATHER: Duration = Duration::from_micros(600);
         let target = target.min(self.config.max_batch);
         if batch.len() >= target {
@@ -226,11 +134,10 @@ impl Writer {
     }
 
     /// Plans, commits and answers one batch. Returns false when asked to shut down.
-    fn process(&mut self, batch: Vec<Request>) -> bool {
+    fn process(&mut self, batch: Vec<Message>) -> bool {
         let now = self.clock.now();
         let mut overlay = Overlay::default();
-        let mut answers: Vec<(Option<ReplyTx>, Result<Reply, EngineError>)> =
-            Vec::with_capacity(batch.len());
+        let mut answers: Vec<Box<dyn Deliver>> = Vec::with_capacity(batch.len());
         let mut envelopes: Vec<Envelope> = Vec::new();
         let mut shutdown = false;
         let mut snapshot_requested = Vec::new();
@@ -239,20 +146,33 @@ impl Writer {
             let lock = Arc::clone(&self.state);
             let state = lock.read();
             overlay.next_user = state.max_user_id() + 1;
-            for request in batch {
-                let planned = match request.command {
-                    Command::Shutdown => {
+            for message in batch {
+                let command = match message {
+                    Message::Command(command) => command,
+                    Message::Control(Control::Touch { hash, at }) => {
+                        let latest = self.pending_seen.entry(hash).or_insert(at);
+                        *latest = (*latest).max(at);
+                        continue;
+                    }
+                    Message::Control(Control::Snapshot(reply)) => {
+                        snapshot_requested.push(reply);
+                        continue;
+                    }
+                    Message::Control(Control::Shutdown) => {
                         shutdown = true;
                         overlay.flush_seen = true;
                         continue;
                     }
-                    Command::Snapshot => {
-                        snapshot_requested.push(request.reply);
-                        continue;
-                    }
-                    command => self.plan(command, &state, &mut overlay, now),
                 };
-                for event in planned.events {
+                let mut cx = Context {
+                    state: &state,
+                    overlay: &mut overlay,
+                    now,
+                    config: &self.config,
+                    grace: &self.grace,
+                };
+                let (events, answer) = plan::plan(command, &mut cx);
+                for event in events {
                     envelopes.push(Envelope {
                         version: FORMAT_VERSION,
                         seq: self.next_seq,
@@ -261,7 +181,7 @@ impl Writer {
                     });
                     self.next_seq = self.next_seq.next();
                 }
-                answers.push((request.reply, planned.reply));
+                answers.push(answer);
             }
             if (overlay.flush_seen || now >= self.next_seen_flush) && !self.pending_seen.is_empty()
             {
@@ -300,6 +220,7 @@ impl Writer {
                         state.apply(envelope);
                     }
                 }
+                self.committed(&envelopes);
                 if flushed_seen {
                     self.pending_seen.clear();
                     self.next_seen_flush = now.plus_millis(self.config.seen_coalesce_ms);
@@ -310,33 +231,43 @@ impl Writer {
                 self.stats
                     .commands
                     .fetch_add(answers.len() as u64, Ordering::Relaxed);
-                for (reply, answer) in answers {
-                    if let Some(reply) = reply {
-                        reply.send(answer);
-                    }
+                for answer in answers {
+                    answer.deliver(None);
                 }
             }
             Err(e) => {
                 let e = Arc::new(e);
                 error!(error = %e, events = envelopes.len(), "batch failed; nothing applied");
-                for (reply, answer) in answers {
-                    if let Some(reply) = reply {
-                        // A command that planned no change may still have read the overlay of
-                        // this batch; failing all is the safe answer.
-                        let answer = match answer {
-                            Ok(_) => Err(EngineError::Storage(Arc::clone(&e))),
-                            err => err,
-                        };
-                        reply.send(answer);
-                    }
+                for answer in answers {
+                    answer.deliver(Some(&e));
                 }
             }
         }
-        for reply in snapshot_requested.into_iter().flatten() {
-            let answer = self.take_snapshot().map(|()| Reply::Done);
+        for reply in snapshot_requested {
+            let answer = self.take_snapshot();
             reply.send(answer.map_err(|e| EngineError::Storage(Arc::new(e))));
         }
         !shutdown
+    }
+
+    /// Counts and logs what a committed batch did: after the commit, so a batch that failed
+    /// counts nothing.
+    fn committed(&self, envelopes: &[Envelope]) {
+        for envelope in envelopes {
+            match &envelope.event {
+                Event::RefreshRotated { .. } => {
+                    self.stats.rotations.fetch_add(1, Ordering::Relaxed);
+                }
+                Event::SessionRevoked {
+                    session,
+                    reason: RevokeReason::ReuseDetected,
+                } => {
+                    self.stats.reuse_detections.fetch_add(1, Ordering::Relaxed);
+                    warn!(session = ?session, "refresh token reuse detected; session revoked");
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Appends and syncs one batch; on failure rolls the record back and keeps its positions
@@ -385,10 +316,10 @@ impl Writer {
         if now >= self.next_sweep {
             self.next_sweep = now.plus_millis(self.config.sweep_interval_ms);
             // Planning finds the expired sessions (a scan under the read lock); none, no event.
-            self.process(vec![Request {
-                command: Command::Sweep,
-                reply: None,
-            }]);
+            self.process(vec![Message::Command(Command::Sweep(Call {
+                command: Sweep,
+                reply: Reply::none(),
+            }))]);
         }
         let last = self.state.read().last_seq();
         if last.0.saturating_sub(self.last_snapshot.0) < self.config.snapshot_every {

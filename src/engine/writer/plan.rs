@@ -1,318 +1,348 @@
 //! Planning: one command checked against the state and the batch's overlay, into events and an
-//! answer. Pure but for the writer's grace cache and counters.
+//! answer. Pure: no I/O, no counters, no logs (those follow the commit, from the events), and
+//! nothing changes but the overlay. The one random choice is a username's suffix after ten
+//! thousand taken names.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
-use tracing::warn;
-
-use super::{Command, Overlay, Planned, Reply, Writer};
 use crate::clock::Timestamp;
-use crate::engine::{EngineError, RevokeSessionsOutcome, RotateOutcome, SessionInfo, Successor};
+use crate::engine::protocol::{
+    Call, Command, CreateSession, Created, Reply, Request, Revoke, RevokeNos, RevokeUser, Rotate,
+    SignUp, Sweep,
+};
+use crate::engine::types::{
+    EngineConfig, EngineError, RevokeSessionsOutcome, RotateOutcome, SessionInfo, Successor,
+};
+use crate::engine::username::unique_username;
 use crate::event::{Event, Jti, RevokeReason, SessionHash, UserId};
 use crate::state::{State, User};
+use crate::store::StoreError;
 
-impl Writer {
-    pub(super) fn plan(
-        &mut self,
-        command: Command,
-        state: &State,
-        o: &mut Overlay,
-        now: Timestamp,
-    ) -> Planned {
-        let done = |events, reply| Planned {
-            events,
-            reply: Ok(reply),
+/// What planning a command sees: the state under the read lock, what earlier commands of the
+/// same batch will do, the batch's time, and the writer's settings and grace cache.
+pub(super) struct Context<'a> {
+    /// The state before this batch.
+    pub(super) state: &'a State,
+    /// The effects of the batch's earlier commands.
+    pub(super) overlay: &'a mut Overlay,
+    /// The batch's time (one clock read per batch).
+    pub(super) now: Timestamp,
+    /// The engine's settings.
+    pub(super) config: &'a EngineConfig,
+    /// Successors of rotations within the grace window, by the rotated-out `jti`.
+    pub(super) grace: &'a HashMap<Jti, (Timestamp, Arc<Successor>)>,
+}
+
+/// What earlier commands of the batch being planned will do once it is durable.
+#[derive(Default)]
+pub(super) struct Overlay {
+    emails: HashSet<String>,
+    usernames: HashSet<String>,
+    users: HashSet<UserId>,
+    /// The next user id (set from the state when the batch starts).
+    pub(super) next_user: u64,
+    created: HashMap<SessionHash, UserId>,
+    /// Sessions the batch ends.
+    pub(super) revoked: HashSet<SessionHash>,
+    /// Refresh tokens the batch rotates, and their successors: kept for the grace window once
+    /// the batch commits.
+    pub(super) rotated: HashMap<Jti, Arc<Successor>>,
+    next_session_no: u64,
+    /// Whether the batch persists pending last-seen times (a sweep or a shutdown asked).
+    pub(super) flush_seen: bool,
+    sweep: bool,
+}
+
+/// A command the writer can plan: checked against the state and the batch so far, it yields
+/// the events that make it happen and the answer its caller receives once they are durable.
+trait Plan: Request + Sized {
+    /// The events and the answer.
+    fn plan(self, cx: &mut Context<'_>) -> (Vec<Event>, Result<Self::Answer, EngineError>);
+}
+
+/// A planned command waiting for its batch's commit.
+pub(super) trait Deliver: Send {
+    /// Sends the answer: as planned when the batch committed, else the storage failure.
+    fn deliver(self: Box<Self>, failed: Option<&Arc<StoreError>>);
+}
+
+/// A planned answer and its caller's reply channel.
+struct Pending<T> {
+    reply: Reply<T>,
+    answer: Result<T, EngineError>,
+}
+
+impl<T: Send + 'static> Deliver for Pending<T> {
+    fn deliver(self: Box<Self>, failed: Option<&Arc<StoreError>>) {
+        let answer = match (failed, self.answer) {
+            // A command that planned no change may still have read the overlay of this batch;
+            // failing all is the safe answer.
+            (Some(e), Ok(_)) => Err(EngineError::Storage(Arc::clone(e))),
+            (_, answer) => answer,
         };
-        match command {
-            Command::SignUp {
-                email,
-                username_base,
-                password_hash,
-            } => {
-                if state.user_by_email(&email).is_some() || o.emails.contains(&email) {
-                    return Planned {
-                        events: vec![],
-                        reply: Err(EngineError::EmailTaken),
-                    };
-                }
-                let username = crate::accounts::email::unique_username(&username_base, |u| {
-                    state.username_taken(u) || o.usernames.contains(u)
-                });
-                let user = UserId(o.next_user);
-                o.next_user += 1;
-                o.emails.insert(email.clone());
-                o.usernames.insert(username.clone());
-                o.users.insert(user);
-                let record = User {
-                    id: user,
-                    email: email.clone(),
-                    username: username.clone(),
-                    password_hash: password_hash.clone(),
-                };
-                done(
-                    vec![Event::UserSignedUp {
-                        user,
-                        email,
-                        username,
-                        password_hash,
-                    }],
-                    Reply::User(record),
-                )
-            }
-            Command::CreateSession {
-                hash,
-                user,
-                user_agent,
-                ip,
-                refresh,
-                method,
-            } => {
-                if state.user(user).is_none() && !o.users.contains(&user) {
-                    return Planned {
-                        events: vec![],
-                        reply: Err(EngineError::UnknownUser { user }),
-                    };
-                }
-                if state.session(&hash, now).is_some() || o.created.contains_key(&hash) {
-                    return Planned {
-                        events: vec![],
-                        reply: Err(EngineError::Invalid {
-                            reason: "session key collision",
-                        }),
-                    };
-                }
-                o.created.insert(hash, user);
-                let no = state.next_session_no() + o.next_session_no;
-                o.next_session_no += 1;
-                let expires_at = now.plus_secs(self.config.session_ttl_secs);
-                let info = SessionInfo {
-                    hash,
-                    no,
-                    user,
-                    created_at: now,
-                    expires_at,
-                    last_seen: now,
-                    user_agent: user_agent.clone(),
-                    ip: ip.clone(),
-                    method,
-                };
-                let event = Event::SessionCreated {
-                    session: hash,
-                    user,
-                    expires_at,
-                    user_agent,
-                    ip,
-                    refresh,
-                    method,
-                };
-                done(vec![event], Reply::Session(info))
-            }
-            Command::Revoke { hash, reason } => {
-                let live = (state.session(&hash, now).is_some() || o.created.contains_key(&hash))
-                    && o.revoked.insert(hash);
-                let events = if live {
-                    vec![Event::SessionRevoked {
-                        session: hash,
-                        reason,
-                    }]
-                } else {
-                    vec![]
-                };
-                done(events, Reply::Count(usize::from(live)))
-            }
-            Command::RevokeUser { user, keep, reason } => {
-                let mut targets: Vec<SessionHash> = state
-                    .user_sessions(user, now)
-                    .into_iter()
-                    .map(|(h, _)| h)
-                    .collect();
-                targets.extend(
-                    o.created
-                        .iter()
-                        .filter(|(_, u)| **u == user)
-                        .map(|(h, _)| *h),
-                );
-                let events: Vec<Event> = targets
-                    .into_iter()
-                    .filter(|h| Some(*h) != keep && o.revoked.insert(*h))
-                    .map(|session| Event::SessionRevoked { session, reason })
-                    .collect();
-                let n = events.len();
-                done(events, Reply::Count(n))
-            }
-            Command::RevokeNos { user, nos, reason } => {
-                // All or nothing, decided here against the state and what earlier commands of
-                // this batch revoke, so no logout can slip between the check and the revocation.
-                // Sessions created earlier in the same batch are not candidates: their creators
-                // have not been answered yet, so no client can have been given their numbers.
-                let live: HashMap<u64, SessionHash> = state
-                    .user_sessions(user, now)
-                    .into_iter()
-                    .filter(|(h, _)| !o.revoked.contains(h))
-                    .map(|(h, s)| (s.no, h))
-                    .collect();
-                let mut targets = Vec::with_capacity(nos.len());
-                for no in &nos {
-                    match live.get(no) {
-                        Some(hash) => targets.push(*hash),
-                        None => {
-                            let outcome = RevokeSessionsOutcome::NotUserSession { no: *no };
-                            return done(vec![], Reply::Sessions(outcome));
-                        }
-                    }
-                }
-                let events: Vec<Event> = targets
-                    .into_iter()
-                    .filter(|h| o.revoked.insert(*h))
-                    .map(|session| Event::SessionRevoked { session, reason })
-                    .collect();
-                let n = events.len();
-                done(events, Reply::Sessions(RevokeSessionsOutcome::Revoked(n)))
-            }
-            Command::Rotate {
-                hash,
-                old,
-                presented_expires_at,
-                new,
-                expires_at,
-                successor,
-            } => {
-                if presented_expires_at <= now {
-                    // Expired, whatever else: never a reuse.
-                    return done(vec![], Reply::Rotate(RotateOutcome::Rejected));
-                }
-                self.plan_rotate(state, o, now, hash, old, new, expires_at, successor)
-            }
-            Command::Touch { hash, at } => {
-                let latest = self.pending_seen.entry(hash).or_insert(at);
-                *latest = (*latest).max(at);
-                done(vec![], Reply::Done)
-            }
-            Command::Sweep => {
-                o.flush_seen = true;
-                // One event per expired session, found here under the read lock: applying them
-                // costs the write lock O(expired), where `ExpiredSwept` (what earlier builds wrote; still
-                // folded from old logs) scanned every session with readers locked out.
-                let events = if o.sweep {
-                    vec![]
-                } else {
-                    o.sweep = true;
-                    let expired = state.expired(now);
-                    let mut events: Vec<Event> = expired
-                        .sessions
-                        .into_iter()
-                        .filter(|hash| o.revoked.insert(*hash))
-                        .map(|session| Event::SessionRevoked {
-                            session,
-                            reason: RevokeReason::Expired,
-                        })
-                        .collect();
-                    let sessions: Vec<SessionHash> = expired
-                        .refresh
-                        .into_iter()
-                        .filter(|hash| !o.revoked.contains(hash))
-                        .collect();
-                    if !sessions.is_empty() || state.has_stale_rotations(now) {
-                        events.push(Event::RefreshTokensExpired { sessions, now });
-                    }
-                    events
-                };
-                done(events, Reply::Done)
-            }
-            Command::Snapshot | Command::Shutdown => done(vec![], Reply::Done),
-        }
+        self.reply.send(answer);
     }
+}
 
-    #[expect(
-        clippy::too_many_arguments,
-        reason = "the fields of one command, unpacked"
-    )]
-    fn plan_rotate(
-        &mut self,
-        state: &State,
-        o: &mut Overlay,
-        now: Timestamp,
-        hash: SessionHash,
-        old: Jti,
-        new: Jti,
-        expires_at: Timestamp,
-        successor: Arc<Successor>,
-    ) -> Planned {
-        let reply = |outcome| Ok(Reply::Rotate(outcome));
-        let Some(session) = state
-            .session(&hash, now)
-            .filter(|_| !o.revoked.contains(&hash))
-        else {
-            return Planned {
-                events: vec![],
-                reply: reply(RotateOutcome::Rejected),
-            };
+/// Plans `command`; its answer waits in the returned box for the batch's commit.
+pub(super) fn plan(command: Command, cx: &mut Context<'_>) -> (Vec<Event>, Box<dyn Deliver>) {
+    fn planned<C: Plan>(call: Call<C>, cx: &mut Context<'_>) -> (Vec<Event>, Box<dyn Deliver>) {
+        let Call { command, reply } = call;
+        let (events, answer) = command.plan(cx);
+        (events, Box::new(Pending { reply, answer }))
+    }
+    match command {
+        Command::SignUp(call) => planned(call, cx),
+        Command::CreateSession(call) => planned(call, cx),
+        Command::Revoke(call) => planned(call, cx),
+        Command::RevokeUser(call) => planned(call, cx),
+        Command::RevokeNos(call) => planned(call, cx),
+        Command::Rotate(call) => planned(call, cx),
+        Command::Sweep(call) => planned(call, cx),
+    }
+}
+
+impl Plan for SignUp {
+    fn plan(self, cx: &mut Context<'_>) -> (Vec<Event>, Result<User, EngineError>) {
+        let (state, o) = (cx.state, &mut *cx.overlay);
+        if state.user_by_email(&self.email).is_some() || o.emails.contains(&self.email) {
+            return (vec![], Err(EngineError::EmailTaken));
+        }
+        let username = unique_username(&self.username_base, |u| {
+            state.username_taken(u) || o.usernames.contains(u)
+        });
+        let user = UserId(o.next_user);
+        o.next_user += 1;
+        o.emails.insert(self.email.clone());
+        o.usernames.insert(username.clone());
+        o.users.insert(user);
+        let view = User {
+            id: user,
+            email: self.email.clone(),
+            username: username.clone(),
+            has_usable_password: self.password_hash.is_usable(),
         };
-        // A second rotation of the same token in this batch: the first one's successor.
-        if let Some(first) = o.rotated.get(&old) {
-            return Planned {
-                events: vec![],
-                reply: reply(RotateOutcome::Retried(Arc::clone(first))),
-            };
+        let event = Event::UserSignedUp {
+            user,
+            email: self.email,
+            username,
+            password_hash: self.password_hash,
+        };
+        (vec![event], Ok(view))
+    }
+}
+
+impl Plan for CreateSession {
+    fn plan(self, cx: &mut Context<'_>) -> (Vec<Event>, Result<Created, EngineError>) {
+        let (state, o, now) = (cx.state, &mut *cx.overlay, cx.now);
+        let user = self.user;
+        if state.user(user).is_none() && !o.users.contains(&user) {
+            return (vec![], Err(EngineError::UnknownUser { user }));
         }
-        if session.refresh_expiry(&old).is_some_and(|exp| exp > now) {
-            o.rotated.insert(old, Arc::clone(&successor));
-            self.stats.rotations.fetch_add(1, Ordering::Relaxed);
-            let event = Event::RefreshRotated {
+        let hash = self.hash;
+        if state.session(&hash, now).is_some() || o.created.contains_key(&hash) {
+            return (vec![], Ok(Created::KeyCollision));
+        }
+        o.created.insert(hash, user);
+        let no = state.next_session_no() + o.next_session_no;
+        o.next_session_no += 1;
+        let expires_at = now.plus_secs(cx.config.session_ttl_secs);
+        let info = SessionInfo {
+            hash,
+            no,
+            user,
+            created_at: now,
+            expires_at,
+            last_seen: now,
+            user_agent: self.user_agent.clone(),
+            ip: self.ip.clone(),
+            method: self.method,
+        };
+        let event = Event::SessionCreated {
+            session: hash,
+            user,
+            expires_at,
+            user_agent: self.user_agent,
+            ip: self.ip,
+            refresh: self.refresh,
+            method: self.method,
+        };
+        (vec![event], Ok(Created::Session(info)))
+    }
+}
+
+impl Plan for Revoke {
+    fn plan(self, cx: &mut Context<'_>) -> (Vec<Event>, Result<bool, EngineError>) {
+        let (state, o) = (cx.state, &mut *cx.overlay);
+        let hash = self.hash;
+        let live = (state.session(&hash, cx.now).is_some() || o.created.contains_key(&hash))
+            && o.revoked.insert(hash);
+        let events = match live {
+            true => vec![Event::SessionRevoked {
                 session: hash,
-                old,
-                new,
-                expires_at,
-            };
-            return Planned {
-                events: vec![event],
-                reply: reply(RotateOutcome::Rotated(successor)),
-            };
-        }
-        if session.refresh_expiry(&old).is_some() {
-            // Live in the session but past its exp: expired, not reused.
-            return Planned {
-                events: vec![],
-                reply: reply(RotateOutcome::Rejected),
-            };
-        }
-        let grace = self.config.refresh_grace_ms;
-        if let Some(rotation) = state.recent_rotation(&old).filter(|r| r.session == hash)
-            && rotation.at.plus_millis(grace) >= now
-        {
-            {
-                return match self.grace.get(&old) {
-                    Some((_, successor)) => Planned {
-                        events: vec![],
-                        reply: reply(RotateOutcome::Retried(Arc::clone(successor))),
-                    },
-                    // Rotated within the window before a restart: the successor is gone.
-                    None => Planned {
-                        events: vec![],
-                        reply: reply(RotateOutcome::Rejected),
-                    },
-                };
+                reason: self.reason,
+            }],
+            false => vec![],
+        };
+        (events, Ok(live))
+    }
+}
+
+impl Plan for RevokeUser {
+    fn plan(self, cx: &mut Context<'_>) -> (Vec<Event>, Result<usize, EngineError>) {
+        let (state, o) = (cx.state, &mut *cx.overlay);
+        let RevokeUser { user, keep, reason } = self;
+        let mut targets: Vec<SessionHash> = state
+            .user_sessions(user, cx.now)
+            .into_iter()
+            .map(|(h, _)| h)
+            .collect();
+        targets.extend(
+            o.created
+                .iter()
+                .filter(|(_, u)| **u == user)
+                .map(|(h, _)| *h),
+        );
+        let events: Vec<Event> = targets
+            .into_iter()
+            .filter(|h| Some(*h) != keep && o.revoked.insert(*h))
+            .map(|session| Event::SessionRevoked { session, reason })
+            .collect();
+        let n = events.len();
+        (events, Ok(n))
+    }
+}
+
+impl Plan for RevokeNos {
+    fn plan(
+        self,
+        cx: &mut Context<'_>,
+    ) -> (Vec<Event>, Result<RevokeSessionsOutcome, EngineError>) {
+        let (state, o) = (cx.state, &mut *cx.overlay);
+        let RevokeNos { user, nos, reason } = self;
+        // All or nothing, decided here against the state and what earlier commands of this
+        // batch revoke, so no logout can slip between the check and the revocation. Sessions
+        // created earlier in the same batch are not candidates: their creators have not been
+        // answered yet, so no client can have been given their numbers.
+        let live: HashMap<u64, SessionHash> = state
+            .user_sessions(user, cx.now)
+            .into_iter()
+            .filter(|(h, _)| !o.revoked.contains(h))
+            .map(|(h, s)| (s.no, h))
+            .collect();
+        let mut targets = Vec::with_capacity(nos.len());
+        for no in &nos {
+            match live.get(no) {
+                Some(hash) => targets.push(*hash),
+                None => {
+                    let outcome = RevokeSessionsOutcome::NotUserSession { no: *no };
+                    return (vec![], Ok(outcome));
+                }
             }
         }
-        // A token we signed for this session that is neither live nor just rotated: it was
-        // rotated out earlier. RFC 9700 4.14.2: treat as theft, end the session.
-        if self.config.reuse_detection && o.revoked.insert(hash) {
-            self.stats.reuse_detections.fetch_add(1, Ordering::Relaxed);
-            warn!(session = ?hash, "refresh token reuse detected; revoking the session");
-            let event = Event::SessionRevoked {
-                session: hash,
-                reason: RevokeReason::ReuseDetected,
+        let events: Vec<Event> = targets
+            .into_iter()
+            .filter(|h| o.revoked.insert(*h))
+            .map(|session| Event::SessionRevoked { session, reason })
+            .collect();
+        let n = events.len();
+        (events, Ok(RevokeSessionsOutcome::Revoked(n)))
+    }
+}
+
+impl Plan for Rotate {
+    fn plan(self, cx: &mut Context<'_>) -> (Vec<Event>, Result<RotateOutcome, EngineError>) {
+        let (events, outcome) = rotation(self, cx);
+        (events, Ok(outcome))
+    }
+}
+
+/// Decides a rotation: rotated, retried within grace, rejected, or reuse detected.
+fn rotation(r: Rotate, cx: &mut Context<'_>) -> (Vec<Event>, RotateOutcome) {
+    let (state, o, now) = (cx.state, &mut *cx.overlay, cx.now);
+    if r.presented_expires_at <= now {
+        // Expired, whatever else: never a reuse.
+        return (vec![], RotateOutcome::Rejected);
+    }
+    let Some(session) = state
+        .session(&r.hash, now)
+        .filter(|_| !o.revoked.contains(&r.hash))
+    else {
+        return (vec![], RotateOutcome::Rejected);
+    };
+    // A second rotation of the same token in this batch: the first one's successor.
+    if let Some(first) = o.rotated.get(&r.old) {
+        return (vec![], RotateOutcome::Retried(Arc::clone(first)));
+    }
+    match session.refresh_expiry(&r.old) {
+        Some(exp) if exp > now => {
+            o.rotated.insert(r.old, Arc::clone(&r.successor));
+            let event = Event::RefreshRotated {
+                session: r.hash,
+                old: r.old,
+                new: r.new,
+                expires_at: r.expires_at,
             };
-            return Planned {
-                events: vec![event],
-                reply: reply(RotateOutcome::ReuseDetected),
-            };
+            return (vec![event], RotateOutcome::Rotated(r.successor));
         }
-        Planned {
-            events: vec![],
-            reply: reply(RotateOutcome::Rejected),
+        // Live in the session but past its exp: expired, not reused.
+        Some(_) => return (vec![], RotateOutcome::Rejected),
+        None => {}
+    }
+    let grace = cx.config.refresh_grace_ms;
+    if let Some(rotation) = state
+        .recent_rotation(&r.old)
+        .filter(|x| x.session == r.hash)
+        && rotation.at.plus_millis(grace) >= now
+    {
+        return match cx.grace.get(&r.old) {
+            Some((_, successor)) => (vec![], RotateOutcome::Retried(Arc::clone(successor))),
+            // Rotated within the window before a restart: the successor is gone.
+            None => (vec![], RotateOutcome::Rejected),
+        };
+    }
+    // A token we signed for this session that is neither live nor just rotated: it was rotated
+    // out earlier. RFC 9700 4.14.2: treat as theft, end the session.
+    if cx.config.reuse_detection && o.revoked.insert(r.hash) {
+        let event = Event::SessionRevoked {
+            session: r.hash,
+            reason: RevokeReason::ReuseDetected,
+        };
+        return (vec![event], RotateOutcome::ReuseDetected);
+    }
+    (vec![], RotateOutcome::Rejected)
+}
+
+impl Plan for Sweep {
+    fn plan(self, cx: &mut Context<'_>) -> (Vec<Event>, Result<(), EngineError>) {
+        let (state, o, now) = (cx.state, &mut *cx.overlay, cx.now);
+        o.flush_seen = true;
+        if o.sweep {
+            return (vec![], Ok(()));
         }
+        o.sweep = true;
+        // One event per expired session, found here under the read lock: applying them costs
+        // the write lock O(expired), where `ExpiredSwept` (what earlier builds wrote; still
+        // folded from old logs) scanned every session with readers locked out.
+        let expired = state.expired(now);
+        let mut events: Vec<Event> = expired
+            .sessions
+            .into_iter()
+            .filter(|hash| o.revoked.insert(*hash))
+            .map(|session| Event::SessionRevoked {
+                session,
+                reason: RevokeReason::Expired,
+            })
+            .collect();
+        let sessions: Vec<SessionHash> = expired
+            .refresh
+            .into_iter()
+            .filter(|hash| !o.revoked.contains(hash))
+            .collect();
+        if !sessions.is_empty() || state.has_stale_rotations(now) {
+            events.push(Event::RefreshTokensExpired { sessions, now });
+        }
+        (events, Ok(()))
     }
 }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use super::{SnapshotError, bucket, bucket_mask, invalid};
 use crate::clock::Timestamp;
 use crate::event::{AuthMethod, Jti, Seq, SessionHash, UserId};
-use crate::state::{RefreshTokens, Rotation, Session, State, User};
+use crate::state::{Account, RefreshTokens, Rotation, Session, State};
 
 #[derive(Serialize, Deserialize)]
 struct SessionRecord {
@@ -26,7 +26,7 @@ struct SessionRecord {
 struct SnapshotV1 {
     last_seq: Seq,
     next_session_no: u64,
-    users: Vec<User>,
+    users: Vec<Account>,
     sessions: Vec<SessionRecord>,
     rotations: Vec<(Timestamp, Jti, SessionHash)>,
 }

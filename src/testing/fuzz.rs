@@ -8,8 +8,6 @@
 //!
 //! Not part of the public API.
 
-pub mod model;
-
 use std::sync::{Arc, OnceLock};
 
 use base64::Engine as _;
@@ -17,15 +15,16 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use sha2::{Digest, Sha256};
 
 use crate::clock::{ManualClock, Timestamp};
-use crate::crypto::sid::SidCipher;
+use crate::crypto::SidCipher;
 use crate::engine::{Engine, EngineConfig, SessionMeta};
 use crate::event::codec::{decode_envelope, decode_record, encode_envelope, encode_record};
-use crate::event::{Envelope, FORMAT_VERSION};
+use crate::event::{Envelope, FORMAT_VERSION, PasswordHash};
 use crate::store::MemStore;
-use crate::token::jwt::{JwtCodec, TokenUse};
-use crate::token::keys::{Algorithm, KeySet};
-use crate::token::strategy::{RequestCredentials, Resolved, SessionTokenStrategy, resolve};
-use crate::token::{JwtSettings, JwtTokenStrategy, TokenStrategy};
+use crate::testing::model;
+use crate::token::{
+    Algorithm, JwtCodec, JwtSettings, JwtTokenStrategy, KeySet, RequestCredentials, Resolved,
+    SessionTokenStrategy, TokenStrategy, TokenUse, resolve,
+};
 
 /// The HMAC secret of the fuzzing key set (test-only, public by design).
 pub const FUZZ_SECRET: &[u8] = b"hallpass-fuzzing-secret-not-for-production";
@@ -137,7 +136,7 @@ fn header_rig() -> &'static HeaderRig {
         );
         #[expect(clippy::expect_used, reason = "fresh engine, fresh user")]
         let user = engine
-            .sign_up("fuzz@example.com", "fuzz", String::new())
+            .sign_up("fuzz@example.com", "fuzz", PasswordHash::unusable())
             .expect("user");
         #[expect(clippy::expect_used, reason = "fresh engine, known user")]
         let session = engine

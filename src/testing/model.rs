@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::clock::{ManualClock, Timestamp};
 use crate::engine::{Engine, EngineConfig, RotateOutcome, SessionMeta, Successor};
-use crate::event::{Jti, RevokeReason, SessionHash, UserId};
+use crate::event::{Jti, PasswordHash, RevokeReason, SessionHash, UserId};
 use crate::state::State;
 use crate::store::{Durability, EventStore, MemStore, SledStore};
 
@@ -183,7 +183,7 @@ impl Harness {
                 let n = self.users.len();
                 let user = self
                     .engine()
-                    .sign_up(&format!("m{n}@example.com"), "m", String::new())
+                    .sign_up(&format!("m{n}@example.com"), "m", PasswordHash::unusable())
                     .unwrap_or_else(|e| panic!("step {step}: sign up: {e}"));
                 assert_eq!(
                     user.id.0,

@@ -8,12 +8,12 @@
 
 use std::sync::Arc;
 
-use crate::config::{Config, ConfigError, TokenStrategyName};
-use crate::crypto::sid::SidCipher;
-use crate::token::jwt::JwtCodec;
-use crate::token::jwt_strategy::{JwtSettings, JwtTokenStrategy};
-use crate::token::keys::KeySet;
-use crate::token::strategy::{SessionTokenStrategy, TokenStrategy};
+use crate::config::{Config, ConfigError, Secret};
+use crate::crypto::{SidCipher, sha256};
+use crate::token::{
+    JwtCodec, JwtSettings, JwtTokenStrategy, KeySet, SessionTokenStrategy, StrategyKind,
+    TokenStrategy,
+};
 
 /// The strategy `config` names, plus the JWT strategy itself when it is one (resource APIs
 /// validate access tokens with it directly).
@@ -38,16 +38,16 @@ impl std::fmt::Debug for ConfiguredStrategy {
 /// # Errors
 ///
 /// A [`ConfigError`] for `SECRET_KEY` when it is missing (JWT only: it keys `sid`; call
-/// [`Config::with_dev_defaults`] or set it), or for `HEADLESS_JWT_PRIVATE_KEY` /
+/// [`provision_dev_keys`](super::provision_dev_keys) or set it), or for `HEADLESS_JWT_PRIVATE_KEY` /
 /// `HEADLESS_JWT_ALGORITHM` when the key does not fit the algorithm.
-pub fn from_config(config: &Config) -> Result<ConfiguredStrategy, ConfigError> {
+pub fn build_strategy(config: &Config) -> Result<ConfiguredStrategy, ConfigError> {
     match config.token_strategy {
-        TokenStrategyName::Session => Ok(ConfiguredStrategy {
+        StrategyKind::Session => Ok(ConfiguredStrategy {
             strategy: Arc::new(SessionTokenStrategy),
             jwt: None,
         }),
-        TokenStrategyName::Jwt => {
-            let jwt = Arc::new(jwt_from_config(config)?);
+        StrategyKind::Jwt => {
+            let jwt = Arc::new(build_jwt_strategy(config)?);
             Ok(ConfiguredStrategy {
                 strategy: Arc::clone(&jwt) as Arc<dyn TokenStrategy>,
                 jwt: Some(jwt),
@@ -61,8 +61,8 @@ pub fn from_config(config: &Config) -> Result<ConfiguredStrategy, ConfigError> {
 ///
 /// # Errors
 ///
-/// As [`from_config`].
-pub fn jwt_from_config(config: &Config) -> Result<JwtTokenStrategy, ConfigError> {
+/// As [`build_strategy`].
+pub fn build_jwt_strategy(config: &Config) -> Result<JwtTokenStrategy, ConfigError> {
     let secret_key = config
         .secret_key
         .as_ref()
@@ -79,10 +79,11 @@ pub fn jwt_from_config(config: &Config) -> Result<JwtTokenStrategy, ConfigError>
         };
         KeySet::from_secret(algorithm, secret.as_bytes())
     } else {
-        let pem = config.jwt_private_key.as_ref().ok_or_else(|| ConfigError {
+        let key = config.jwt_private_key.as_ref().ok_or_else(|| ConfigError {
             setting: "HEADLESS_JWT_PRIVATE_KEY".into(),
             reason: format!("{algorithm} needs a PEM private key"),
         })?;
+        let pem = private_key_pem(key)?;
         KeySet::from_private_pem(algorithm, pem.expose().as_bytes())
     }
     .map_err(|e| ConfigError {
@@ -114,19 +115,35 @@ pub fn jwt_from_config(config: &Config) -> Result<JwtTokenStrategy, ConfigError>
     })
 }
 
+/// `HEADLESS_JWT_PRIVATE_KEY` as PEM text: the setting itself when it is one, else the file it
+/// names (read here, when the strategy is built, not when the settings are validated).
+fn private_key_pem(setting: &Secret) -> Result<Secret, ConfigError> {
+    let text = setting.expose();
+    if text.trim_start().starts_with("-----BEGIN") {
+        return Ok(setting.clone());
+    }
+    let path = text.trim();
+    std::fs::read_to_string(path)
+        .map(Secret::new)
+        .map_err(|e| ConfigError {
+            setting: "HEADLESS_JWT_PRIVATE_KEY".into(),
+            reason: format!("neither a PEM nor a readable file ({path}): {e}"),
+        })
+}
+
 /// The refresh-token HMAC key: SHA-256 of a label and `SECRET_KEY`, so it is independent of
 /// the `sid` key (SHA-256 of `SECRET_KEY` alone) and of an HS access-token key.
 fn refresh_key(secret_key: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {
     let mut input = zeroize::Zeroizing::new(b"hallpass refresh-token key v1\0".to_vec());
     input.extend_from_slice(secret_key);
-    zeroize::Zeroizing::new(crate::crypto::sha256(&input))
+    zeroize::Zeroizing::new(sha256(&input))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::RawConfig;
-    use crate::token::jwt::{Claims, TokenUse};
+    use crate::token::{Algorithm, Claims, TokenUse};
 
     fn config(pairs: &[(&str, &str)]) -> Config {
         let mut raw = RawConfig::new();
@@ -154,8 +171,8 @@ mod tests {
             ("HEADLESS_JWT_ALGORITHM", "HS256"),
         ];
         let with_secret =
-            jwt_from_config(&config(&[jwt[0], jwt[1], ("SECRET_KEY", "s3")])).unwrap();
-        let by_secret = KeySet::from_secret(crate::token::keys::Algorithm::HS256, b"s3").unwrap();
+            build_jwt_strategy(&config(&[jwt[0], jwt[1], ("SECRET_KEY", "s3")])).unwrap();
+        let by_secret = KeySet::from_secret(Algorithm::HS256, b"s3").unwrap();
         let token = with_secret.codec().sign(&claims(), None).unwrap();
         assert!(
             JwtCodec::new(by_secret)
@@ -169,7 +186,7 @@ mod tests {
             ("SECRET_KEY", "s3"),
             ("HEADLESS_JWT_PRIVATE_KEY", "not a path, a shared secret"),
         ]);
-        let keyed = jwt_from_config(&keyed).unwrap();
+        let keyed = build_jwt_strategy(&keyed).unwrap();
         let token = keyed.codec().sign(&claims(), None).unwrap();
         assert!(
             with_secret
@@ -183,11 +200,19 @@ mod tests {
     #[test]
     fn errors_name_the_setting() {
         let jwt = ("HEADLESS_TOKEN_STRATEGY", "jwt");
-        let e = from_config(&config(&[jwt, ("HEADLESS_JWT_ALGORITHM", "HS256")])).unwrap_err();
+        let e = build_strategy(&config(&[jwt, ("HEADLESS_JWT_ALGORITHM", "HS256")])).unwrap_err();
         assert_eq!(e.setting, "SECRET_KEY");
-        let e = from_config(&config(&[jwt, ("SECRET_KEY", "s")])).unwrap_err();
+        let e = build_strategy(&config(&[jwt, ("SECRET_KEY", "s")])).unwrap_err();
         assert_eq!(e.setting, "HEADLESS_JWT_PRIVATE_KEY");
-        let session = from_config(&config(&[])).unwrap();
+        // A path that does not exist is found when the strategy is built, not at validation.
+        let missing = config(&[
+            jwt,
+            ("SECRET_KEY", "s"),
+            ("HEADLESS_JWT_PRIVATE_KEY", "/nonexistent/key.pem"),
+        ]);
+        let e = build_strategy(&missing).unwrap_err();
+        assert_eq!(e.setting, "HEADLESS_JWT_PRIVATE_KEY");
+        let session = build_strategy(&config(&[])).unwrap();
         assert!(session.jwt.is_none());
     }
 }

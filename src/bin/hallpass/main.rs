@@ -10,15 +10,13 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 
-use hallpass::Engine;
-use hallpass::clock::{Clock, SystemClock};
-use hallpass::config::{Config, ConfigError, RawConfig};
-use hallpass::engine::{OpenReport, RevokeSessionsOutcome};
-use hallpass::event::{RevokeReason, UserId};
-use hallpass::token::configured::jwt_from_config;
-use hallpass::token::jwt::TokenUse;
-use hallpass::token::keys::{Algorithm, generate_private_pem};
-use hallpass::web::App;
+use hallpass::{
+    Algorithm, App, Clock, Config, ConfigError, Engine, RawConfig, RevokeReason,
+    RevokeSessionsOutcome, SystemClock, TokenUse, UserId, build_jwt_strategy, build_strategy,
+    generate_private_pem,
+};
+
+mod settings_file;
 
 /// An embedded session and token engine speaking django-allauth's headless app API.
 #[derive(Parser, Debug)]
@@ -128,7 +126,17 @@ fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::Serve { bind, common } => serve(&bind, &common.data_dir, config),
+        Command::Serve { bind, common } => {
+            // Before the engine opens: a key that does not load is a setting to fix (exit 2).
+            let strategy = match build_strategy(&config) {
+                Ok(strategy) => strategy,
+                Err(e) => {
+                    eprintln!("hallpass: invalid setting {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            serve(&bind, &common.data_dir, config, strategy)
+        }
         Command::Sessions { action, common } => sessions(action, &common.data_dir, config),
         Command::Token {
             action: TokenAction::Verify { token },
@@ -151,24 +159,17 @@ fn load_config(common: &Common) -> Result<Config, ConfigError> {
         flags.set_assignment(assignment)?;
     }
     let file = match &common.config {
-        Some(path) => RawConfig::from_file(path)?,
+        Some(path) => settings_file::from_file(path)?,
         None => RawConfig::new(),
     };
     let config = RawConfig::layered(flags, RawConfig::from_env(), file).validate()?;
-    let (config, _generated) = config.with_dev_defaults(&common.data_dir)?;
+    let (config, _generated) = hallpass::provision_dev_keys(config, &common.data_dir)?;
     Ok(config)
 }
 
 fn open_engine(data_dir: &Path, config: &Config) -> anyhow::Result<Engine> {
-    std::fs::create_dir_all(data_dir)
-        .with_context(|| format!("creating data directory {}", data_dir.display()))?;
-    let (engine, report): (Engine, OpenReport) = Engine::open_dir(
-        &data_dir.join("log"),
-        config.durability,
-        Arc::new(SystemClock),
-        config.engine_config(),
-    )
-    .with_context(|| format!("opening the event log in {}", data_dir.display()))?;
+    let (engine, report) = hallpass::open_engine(data_dir, config)
+        .with_context(|| format!("opening the event log in {}", data_dir.display()))?;
     tracing::info!(
         replayed = report.replayed_events,
         snapshot = ?report.snapshot_seq,
@@ -177,20 +178,25 @@ fn open_engine(data_dir: &Path, config: &Config) -> anyhow::Result<Engine> {
     Ok(engine)
 }
 
-fn serve(bind: &str, data_dir: &Path, config: Config) -> anyhow::Result<()> {
+fn serve(
+    bind: &str,
+    data_dir: &Path,
+    config: Config,
+    strategy: hallpass::ConfiguredStrategy,
+) -> anyhow::Result<()> {
     let engine = open_engine(data_dir, &config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    let app = Arc::new(App::new(engine, config).context("building the token strategy")?);
+    let app = Arc::new(App::with_strategy(engine, config, strategy));
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(bind)
             .await
             .with_context(|| format!("binding {bind}"))?;
         let addr = listener.local_addr().context("reading the bound address")?;
         tracing::info!(%addr, "listening");
-        hallpass::web::serve(listener, Arc::clone(&app), shutdown_signal()).await;
+        hallpass::serve(listener, Arc::clone(&app), shutdown_signal()).await;
         tracing::info!("stopped accepting; in-flight requests finished");
         anyhow::Ok(())
     })?;
@@ -224,7 +230,7 @@ fn keygen(alg: &str) -> ExitCode {
 
 /// `hallpass token verify TOKEN`: the payload as JSON and exit 0, or the reason and exit 1.
 fn verify_token(token: &str, config: &Config) -> ExitCode {
-    let strategy = match jwt_from_config(config) {
+    let strategy = match build_jwt_strategy(config) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("hallpass: invalid setting {e}");

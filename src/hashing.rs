@@ -1,15 +1,13 @@
-//! Hashers for keys that are already well spread, so the state's maps skip SipHash.
+//! Hashers for keys that are already well spread, so the state's maps and the verified-token
+//! cache skip SipHash. A leaf: imports no other part of hallpass.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 
-use crate::event::UserId;
-
-/// A hasher for keys that are already uniform hashes ([`SessionHash`] feeds it its first 8
+/// A hasher for keys that are already uniform hashes (a session hash feeds it its first 8
 /// bytes; the verified-token cache its keyed SipHash as a `u64`): a lookup costs no second
 /// hashing round.
 #[derive(Default, Clone, Copy, Debug)]
-pub struct IdentityHasher(u64);
+pub(crate) struct IdentityHasher(u64);
 
 impl Hasher for IdentityHasher {
     fn finish(&self) -> u64 {
@@ -17,7 +15,7 @@ impl Hasher for IdentityHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // Only reached by keys other than SessionHash; fold them in so it stays a hash.
+        // Only reached by keys other than session hashes; fold them in so it stays a hash.
         for &b in bytes {
             self.0 = self.0.rotate_left(8) ^ u64::from(b);
         }
@@ -33,7 +31,7 @@ impl Hasher for IdentityHasher {
 /// distinct and the multiplication fills the high bits hashbrown keeps as tags; no SipHash
 /// round is needed where nobody outside picks the keys.
 #[derive(Default, Clone, Copy, Debug)]
-pub struct UserIdHasher(u64);
+pub(crate) struct UserIdHasher(u64);
 
 impl Hasher for UserIdHasher {
     fn finish(&self) -> u64 {
@@ -55,6 +53,3 @@ impl Hasher for UserIdHasher {
         self.write_u64(n as u64);
     }
 }
-
-/// A map keyed by user id.
-pub(super) type UserMap<V> = HashMap<UserId, V, BuildHasherDefault<UserIdHasher>>;

@@ -27,6 +27,12 @@
 //! Loading runs on two threads: this one decodes the records into the session table while a
 //! second one builds the users, their indexes and the per-user session lists.
 
+mod format;
+/// Format 1: decoded, never written.
+mod v1;
+
+pub use format::SnapshotError;
+
 use std::collections::HashMap;
 use std::hash::BuildHasherDefault;
 use std::sync::Arc;
@@ -39,35 +45,13 @@ use crate::clock::Timestamp;
 use crate::event::{AuthMethod, Jti, Seq, SessionHash, UserId};
 use crate::state::{Account, Origin, RefreshTokens, Rotation, Session, State, Strings};
 
+use format::{bucket, bucket_mask, invalid};
+
 /// The version this build writes.
 const SNAPSHOT_VERSION: u16 = 2;
 
 /// Bytes of one session record in a version-2 snapshot.
 const RECORD: usize = 32 + 8 * 5 + 16 + 8 + 4 + 4 + 1;
-
-/// Why a snapshot could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum SnapshotError {
-    /// The snapshot names a version this build does not know.
-    #[error("unknown snapshot version {version}")]
-    UnknownVersion {
-        /// The version found.
-        version: u16,
-    },
-    /// The bytes do not decode.
-    #[error("invalid snapshot: {reason}")]
-    Invalid {
-        /// What the decoder reported.
-        reason: String,
-    },
-}
-
-fn invalid(reason: impl Into<String>) -> SnapshotError {
-    SnapshotError::Invalid {
-        reason: reason.into(),
-    }
-}
 
 impl State {
     /// Encodes the state as snapshot bytes (the current version).
@@ -429,25 +413,6 @@ fn user_indexes(
     indexes.by_user = by_user;
     Ok(indexes)
 }
-
-/// The bucket mask of a hash table sized for `n` entries (hashbrown's 7/8 load factor).
-fn bucket_mask(n: usize) -> u64 {
-    (n.saturating_mul(8) / 7)
-        .next_power_of_two()
-        .saturating_sub(1) as u64
-}
-
-/// The bucket a session lands in, given the table's mask: the session table hashes a session
-/// by its hash's first 8 bytes (see `SessionHash`'s `Hash`) and picks a bucket by the low bits,
-/// so sorting by those bits turns a million random writes into a nearly sequential sweep over
-/// the table (start-up is dominated by cache misses otherwise). The mask matches any
-/// power-of-two table at least this large.
-fn bucket(hash: &SessionHash, mask: u64) -> u64 {
-    hash.prefix() & mask
-}
-
-/// Format 1: decoded, never written.
-mod v1;
 
 #[cfg(test)]
 mod tests {

@@ -77,21 +77,40 @@ fn scan() -> Scan {
     let mut files = Vec::new();
     rs_files(&root.join("src"), "src", &mut files);
     let modules: Modules = files.iter().map(|f| (module_of(f), f.clone())).collect();
+    let all: Vec<(String, Vec<Ref>)> = files
+        .iter()
+        .map(|f| {
+            let text = fs::read_to_string(root.join(f)).unwrap();
+            (f.clone(), refs(&cut_unit_tests(&text)))
+        })
+        .collect();
+    // What each module re-exports, resolved to the defining file; re-exports of re-exports
+    // settle over a few rounds (the crate's chains are short).
+    let mut reexports = Reexports::new();
+    for _ in 0..4 {
+        for (from, refs) in &all {
+            let module = module_of(from);
+            for r in refs {
+                let Some(name) = &r.reexport else { continue };
+                if let Some(to) = target(&module, r, &modules, &reexports) {
+                    reexports.insert((module.clone(), name.clone()), to);
+                }
+            }
+        }
+    }
     let mut edges: Vec<Edge> = Vec::new();
-    for from in &files {
-        let text = fs::read_to_string(root.join(from)).unwrap();
-        for r in refs(&cut_unit_tests(&text)) {
-            let Some(to) = target(&module_of(from), &r, &modules).filter(|to| to != from) else {
+    for (from, refs) in &all {
+        let module = module_of(from);
+        for r in refs.iter().filter(|r| r.reexport.is_none()) {
+            let Some(to) = target(&module, r, &modules, &reexports).filter(|to| to != from) else {
                 continue;
             };
             let path = r.path.join("::");
             match edges.last_mut() {
-                Some(e) if (&e.from, e.to.as_str(), e.line) == (from, to, r.line) => {
-                    e.paths.push(path)
-                }
+                Some(e) if (&e.from, &e.to, e.line) == (from, &to, r.line) => e.paths.push(path),
                 _ => edges.push(Edge {
                     from: from.clone(),
-                    to: to.to_owned(),
+                    to,
                     line: r.line,
                     paths: vec![path],
                 }),
@@ -231,22 +250,42 @@ fn tokens(code: &str) -> Vec<Tok> {
 type Modules = HashMap<Vec<String>, String>;
 /// A token and its line.
 type Tok = (String, usize);
-/// A path (its segments) and the line of its last segment.
-type Leaf = (Vec<String>, usize);
+/// A path (its segments), the line of its last segment, and the name it is imported as when
+/// renamed (`as`).
+type Leaf = (Vec<String>, usize, Option<String>);
 
 /// A path as written (`crate::a::B`, `super::c`), with the inline `mod` blocks it sits in.
 struct Ref {
     line: usize,
     path: Vec<String>,
     scope: Vec<String>,
+    /// In a `pub use` (any `pub(..)` too): the module re-exports the item under `name`; that
+    /// names it, it does not use it, so it makes no edge (see [`scan`]).
+    reexport: Option<String>,
 }
 
-/// Every `crate::`/`super::`/`self::` path in `code`, grouped `use` trees expanded to leaves.
+/// Every `crate::`/`super::`/`self::` path in `code`, and every path through a child module
+/// the file declares (`mod x;` then `x::Y`, which is `self::x::Y`), grouped `use` trees expanded
+/// to leaves.
 fn refs(code: &str) -> Vec<Ref> {
     let toks = tokens(code);
     let text = |i: usize| toks.get(i).map_or("", |t| t.0.as_str());
+    let children: Vec<&str> = (1..toks.len())
+        .filter(|&i| text(i - 1) == "mod" && text(i + 1) == ";")
+        .map(|i| text(i))
+        .collect();
     let (mut out, mut scope, mut depth, mut i) = (Vec::new(), Vec::<(String, usize)>::new(), 0, 0);
+    // Whether the `use` item being read is a `pub use` (set at `use`, cleared at `;`).
+    let mut in_pub_use = false;
+    let is_pub_use = |i: usize| {
+        text(i) == "use" && (text(i.wrapping_sub(1)) == "pub" || text(i.wrapping_sub(1)) == ")")
+    };
     while i < toks.len() {
+        if text(i) == "use" {
+            in_pub_use = is_pub_use(i);
+        } else if text(i) == ";" {
+            in_pub_use = false;
+        }
         match text(i) {
             "{" => {
                 depth += 1;
@@ -265,13 +304,17 @@ fn refs(code: &str) -> Vec<Ref> {
             {
                 let mut leaves = Vec::new();
                 i = use_tree(&toks, i, Vec::new(), &mut leaves);
-                let names: Vec<String> = scope.iter().map(|s| s.0.clone()).collect();
-                let scoped = |(path, line)| Ref {
-                    line,
-                    path,
-                    scope: names.clone(),
-                };
-                out.extend(leaves.into_iter().map(scoped));
+                out.extend(scoped(leaves, &scope, in_pub_use));
+                continue;
+            }
+            child
+                if children.contains(&child)
+                    && text(i + 1) == "::"
+                    && (i == 0 || text(i - 1) != "::") =>
+            {
+                let mut leaves = Vec::new();
+                i = use_tree(&toks, i, vec!["self".to_owned()], &mut leaves);
+                out.extend(scoped(leaves, &scope, in_pub_use));
                 continue;
             }
             _ => {}
@@ -279,6 +322,20 @@ fn refs(code: &str) -> Vec<Ref> {
         i += 1;
     }
     out
+}
+
+/// The refs of `leaves` read inside the inline modules `scope`, re-exported when `reexport`.
+fn scoped(leaves: Vec<Leaf>, scope: &[(String, usize)], reexport: bool) -> Vec<Ref> {
+    let names: Vec<String> = scope.iter().map(|s| s.0.clone()).collect();
+    leaves
+        .into_iter()
+        .map(|(path, line, alias)| Ref {
+            reexport: reexport.then(|| alias.or_else(|| path.last().cloned()).unwrap_or_default()),
+            line,
+            path,
+            scope: names.clone(),
+        })
+        .collect()
 }
 
 /// Parses the path or use tree at `toks[i]` below `path`, pushing each leaf with its line; returns
@@ -301,7 +358,7 @@ fn use_tree(toks: &[Tok], mut i: usize, mut path: Vec<String>, leaves: &mut Vec<
                 return i + 1;
             }
             "*" => {
-                leaves.push((path, line));
+                leaves.push((path, line, Some("*".to_owned())));
                 return i + 1;
             }
             t if segment(t) => {
@@ -313,11 +370,15 @@ fn use_tree(toks: &[Tok], mut i: usize, mut path: Vec<String>, leaves: &mut Vec<
                     i += 2;
                     continue;
                 }
-                leaves.push((path, line));
-                return if text(i + 1) == "as" { i + 3 } else { i + 1 };
+                if text(i + 1) == "as" {
+                    leaves.push((path, line, Some(text(i + 2).to_owned())));
+                    return i + 3;
+                }
+                leaves.push((path, line, None));
+                return i + 1;
             }
             _ => {
-                leaves.extend((!path.is_empty()).then_some((path, line)));
+                leaves.extend((!path.is_empty()).then_some((path, line, None)));
                 return i;
             }
         }
@@ -339,13 +400,31 @@ fn absolute(module: &[String], r: &Ref) -> Option<Vec<String>> {
     Some(base)
 }
 
-/// The file of the deepest existing module along the path `r` names.
-fn target<'m>(module: &[String], r: &Ref, modules: &'m Modules) -> Option<&'m str> {
+/// Items a module re-exports, by (module path, exported name): the file that defines each, as
+/// far as it resolves (a glob re-export is recorded under `*`).
+type Reexports = HashMap<(Vec<String>, String), String>;
+
+/// The file of the deepest existing module along the path `r` names, followed through the
+/// re-exports of that module when the path goes on to an item it re-exports: `crate::store::
+/// SledStore` is `src/store/sled_store.rs`, where it is defined, not `src/store/mod.rs`.
+fn target(module: &[String], r: &Ref, modules: &Modules, reexports: &Reexports) -> Option<String> {
     let path = absolute(module, r)?;
-    (0..=path.len())
+    resolve(&path, modules, reexports, 0)
+}
+
+fn resolve(path: &[String], modules: &Modules, reexports: &Reexports, hops: u8) -> Option<String> {
+    let k = (0..=path.len())
         .rev()
-        .find_map(|k| modules.get(&path[..k]))
-        .map(String::as_str)
+        .find(|&k| modules.contains_key(&path[..k]))?;
+    let file = modules.get(&path[..k])?.clone();
+    let Some(item) = path.get(k) else {
+        return Some(file);
+    };
+    let key = (path[..k].to_vec(), item.clone());
+    match reexports.get(&key) {
+        Some(defined) if hops < 8 && *defined != file => Some(defined.clone()),
+        _ => Some(file),
+    }
 }
 
 /// The cycles of the graph whose nodes are `node(file)` and whose arcs are the edges between two
@@ -506,6 +585,22 @@ fn paths(text: &str) -> String {
 }
 
 #[test]
+fn re_exports_name_but_do_not_use() {
+    let text = "mod a;\npub use a::{X, Y as Z};\npub(crate) use crate::b::W;\nuse a::V;";
+    let reexported: Vec<Option<String>> = refs(text).into_iter().map(|r| r.reexport).collect();
+    let names = |n: &[&str]| n.iter().map(|s| Some((*s).to_owned())).collect::<Vec<_>>();
+    let mut want = names(&["X", "Z", "W"]);
+    want.push(None);
+    assert_eq!(reexported, want);
+}
+
+#[test]
+fn paths_through_declared_child_modules_count() {
+    let text = "mod writer;\nuse writer::W;\nfn f() { writer::run(); other::x(); a::writer::y(); }";
+    assert_eq!(paths(text), "2:self::writer::W 3:self::writer::run");
+}
+
+#[test]
 fn parses_grouped_use_trees() {
     let text = "pub(crate) use crate::{a::X, b::{c, d as e, self}, f::*};\nuse super::{g, h::{I}};";
     let want =
@@ -564,12 +659,21 @@ fn resolves_to_the_deepest_module_file() {
         "src/d.rs",
     ];
     let modules: Modules = files.map(|f| (module_of(f), f.to_owned())).into();
-    let resolve = |file: &str, text: &str| -> Vec<&str> {
+    let reexports = Reexports::from([(
+        (vec!["a".to_owned()], "R".to_owned()),
+        "src/a/b.rs".to_owned(),
+    )]);
+    let resolve = |file: &str, text: &str| -> Vec<String> {
         refs(text)
             .iter()
-            .map(|r| target(&module_of(file), r, &modules).unwrap())
+            .map(|r| target(&module_of(file), r, &modules, &reexports).unwrap())
             .collect()
     };
+    // A re-exported item resolves to the file that defines it.
+    assert_eq!(
+        resolve("src/d.rs", "use crate::a::R; use crate::a::S;"),
+        ["src/a/b.rs", "src/a/mod.rs"]
+    );
     // `super` means `a` from both `a/b.rs` and `a/b/mod.rs`.
     assert_eq!(resolve("src/a/b.rs", "use super::X;"), ["src/a/mod.rs"]);
     assert_eq!(resolve("src/a/b/mod.rs", "use super::X;"), ["src/a/mod.rs"]);

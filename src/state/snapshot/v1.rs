@@ -4,7 +4,7 @@ use std::sync::atomic::AtomicI64;
 
 use serde::{Deserialize, Serialize};
 
-use super::{SnapshotError, bucket, bucket_mask, invalid};
+use super::format::{SnapshotError, bucket, bucket_mask, invalid};
 use crate::clock::Timestamp;
 use crate::event::{AuthMethod, Jti, Seq, SessionHash, UserId};
 use crate::state::{Account, RefreshTokens, Rotation, Session, State};

@@ -11,7 +11,7 @@ use jsonwebtoken::{DecodingKey, EncodingKey};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use super::{Algorithm, Family, KeyError, VerificationKey};
+use super::algorithm::{Algorithm, Family, KeyError};
 use crate::crypto::sha256;
 
 /// The public half of an asymmetric key: jsonwebtoken's verifying key and the JWK members.
@@ -307,4 +307,14 @@ pub(super) fn pem_encode(label: &str, der: &[u8]) -> String {
     out.push_str(label);
     out.push_str("-----\n");
     out
+}
+
+/// A public key ready to verify, with its JWK.
+pub(super) struct VerificationKey {
+    /// The RFC 7638 thumbprint; `None` for HMAC.
+    pub(super) kid: Option<String>,
+    /// The key, as jsonwebtoken verifies with it.
+    pub(super) decoding: DecodingKey,
+    /// The public JWK the JWKS document lists; `None` for HMAC.
+    pub(super) jwk: Option<PublicJwk>,
 }

@@ -1,3 +1,4 @@
+use super::material::PublicJwk;
 use super::*;
 
 /// Test-only fixture keys (see tests/fixtures/keys/README.md).

@@ -272,7 +272,7 @@ fn refs(code: &str) -> Vec<Ref> {
     let text = |i: usize| toks.get(i).map_or("", |t| t.0.as_str());
     let children: Vec<&str> = (1..toks.len())
         .filter(|&i| text(i - 1) == "mod" && text(i + 1) == ";")
-        .map(|i| text(i))
+        .map(&text)
         .collect();
     let (mut out, mut scope, mut depth, mut i) = (Vec::new(), Vec::<(String, usize)>::new(), 0, 0);
     // Whether the `use` item being read is a `pub use` (set at `use`, cleared at `;`).

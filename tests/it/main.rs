@@ -13,6 +13,7 @@ mod faults;
 mod fixtures;
 mod fuzz_corpus;
 mod layers;
+mod layout;
 mod model;
 mod recovery;
 mod tokens;

@@ -86,7 +86,7 @@ pub fn authenticate(engine: &Engine, email: &str, password: &str) -> Option<User
 /// Whether `password` matches `hash`; see [`authenticate`] for the login path.
 ///
 /// The output comparison is constant-time (argon2's verifier). Anything that is not an argon2id
-/// PHC string within our parameter caps ([`MAX_M_COST_KIB`], [`MAX_T_COST`], [`MAX_P_COST`]) is
+/// PHC string within our parameter caps (64 MiB of memory, 8 passes, 4 lanes) is
 /// `false` without running argon2, as is a password over [`MAX_PASSWORD_BYTES`]. Never panics.
 pub fn verify_password(password: &str, hash: &StoredHash) -> bool {
     verify_phc(password, hash.phc())

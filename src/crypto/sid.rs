@@ -60,7 +60,7 @@ impl SidCipher {
     /// Encrypts `session_key` under a fresh random IV from the OS CSPRNG.
     ///
     /// The result is standard padded base64 (64 characters for a 32-character key) and differs
-    /// on every call. Keys outside 1..=[`MAX_SESSION_KEY_LEN`] bytes encrypt, but
+    /// on every call. Keys outside 1 to 64 bytes encrypt, but
     /// [`SidCipher::decrypt`] refuses them.
     pub fn encrypt(&self, session_key: &str) -> String {
         let mut iv = [0u8; SID_IV_LEN];
@@ -84,8 +84,8 @@ impl SidCipher {
     /// Decrypts a `sid` back into the session key.
     ///
     /// Returns `None` for anything that is not a `sid` this key could have produced in shape:
-    /// longer than [`MAX_SID_LEN`], not standard padded base64, no ciphertext after the IV, a
-    /// plaintext longer than [`MAX_SESSION_KEY_LEN`] bytes, or not UTF-8. CTR mode cannot tell a
+    /// longer than 1,024 characters, not standard padded base64, no ciphertext after the IV, a
+    /// plaintext longer than 64 bytes, or not UTF-8. CTR mode cannot tell a
     /// wrong key from a right one, so a `Some` is only a candidate: the caller looks it up, and
     /// an unknown key means no session. Never panics.
     pub fn decrypt(&self, sid: &str) -> Option<String> {

@@ -95,7 +95,7 @@ pub enum JwtError {
     /// (non-string `alg`/`kid`, a `crit` member), or duplicate JSON members.
     #[error("malformed token")]
     Malformed,
-    /// Longer than [`MAX_TOKEN_LEN`] bytes.
+    /// Longer than 8 KiB.
     #[error("token longer than {MAX_TOKEN_LEN} bytes")]
     Oversized,
     /// The signature does not verify with the key the header names.
@@ -196,7 +196,7 @@ impl JwtCodec {
 
     /// Verifies `token` and returns its claims.
     ///
-    /// Checks, in order: length ([`MAX_TOKEN_LEN`]), shape, header `alg` equals the set's
+    /// Checks, in order: length (at most 8 KiB), shape, header `alg` equals the set's
     /// algorithm, key lookup by `kid` (asymmetric sets require a known `kid`; HMAC sets
     /// require none, since neither allauth nor hallpass writes one), signature, claim types,
     /// `exp > now_secs`, `iat <= now_secs` (and `nbf <= now_secs` when present), and

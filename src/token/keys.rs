@@ -38,7 +38,7 @@ use self::material::{PemBlock, VerificationKey, load_private, load_public, pem_e
 
 /// One signing key plus older verification-only keys, all for one [`Algorithm`].
 ///
-/// Invariants: see the [module docs](self). In short, one algorithm for every key; the signing
+/// Invariants: one algorithm for every key; the signing
 /// key's public half is derived and self-tested; asymmetric keys are found by their RFC 7638
 /// `kid`, unique within the set; HMAC sets hold exactly one secret and no `kid`.
 pub struct KeySet {
@@ -321,7 +321,7 @@ impl fmt::Debug for KeySet {
 /// Ed25519 (PKCS#8 v1, as `openssl genpkey` writes it) for EdDSA.
 ///
 /// The key comes from aws-lc's DRBG, seeded from the OS; it is the one random value that does
-/// not come from [`crate::crypto::fill_random`], since aws-lc generates keys internally.
+/// not come from hallpass's own OS-randomness helper, since aws-lc generates keys internally.
 ///
 /// # Errors
 ///

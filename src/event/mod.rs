@@ -209,6 +209,7 @@ pub enum RevokeReason {
 /// Appending a variant is a format change: bump [`FORMAT_VERSION`] (bincode encodes the
 /// variant index, so order matters and existing variants never move).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum Event {
     /// A user signed up with e-mail and password.
     UserSignedUp {

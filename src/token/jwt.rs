@@ -46,6 +46,7 @@ const RESERVED_CLAIMS: [&str; 6] = ["iat", "exp", "sid", "jti", "token_use", "su
 /// Invariant: serializes as allauth writes it, `"access"` or `"refresh"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum TokenUse {
     /// A short-lived bearer token for API requests.
     Access,

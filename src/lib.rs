@@ -70,7 +70,7 @@ pub use engine::{
 };
 pub use error::Error;
 pub use event::{
-    AuthMethod, DecodeError, Jti, PasswordHash, RevokeReason, Seq, SessionHash, UserId,
+    AuthMethod, DecodeError, EncodeError, Jti, PasswordHash, RevokeReason, Seq, SessionHash, UserId,
 };
 pub use setup::{
     ConfiguredStrategy, PRIVATE_KEY_FILE, SECRET_KEY_FILE, build_jwt_strategy, build_strategy,

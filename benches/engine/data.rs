@@ -102,7 +102,7 @@ fn build_dataset() -> Dataset {
     drop(state);
     for i in in_snapshot..DATASET_SESSIONS {
         seq += 1;
-        let record = encode_record(&[session_created(seq, i, DATASET_USERS)]);
+        let record = encode_record(&[session_created(seq, i, DATASET_USERS)]).expect("encode");
         let expected_last = store.high_water();
         store
             .append(Seq(seq), Seq(seq), expected_last, &record)

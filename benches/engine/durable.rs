@@ -297,5 +297,5 @@ fn typical_record_len() -> usize {
         *ip = None;
         *method = AuthMethod::Unknown;
     }
-    encode_record(&[envelope]).len()
+    encode_record(&[envelope]).expect("encode").len()
 }

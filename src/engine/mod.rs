@@ -45,6 +45,10 @@ use writer::Writer;
 /// randomness is broken (a collision of 165-bit keys is one chance in 2^165).
 const KEY_ATTEMPTS: usize = 8;
 
+/// The longest password hash a user may carry: every PHC string of Django's and our hashers is
+/// far shorter, and the bound keeps a sign-up event small.
+const MAX_PASSWORD_HASH_BYTES: usize = 1024;
+
 struct Shared {
     state: Arc<RwLock<State>>,
     tx: Sender<Message>,
@@ -164,7 +168,7 @@ impl Engine {
     /// # Errors
     ///
     /// [`EngineError::EmailTaken`] if a user has this e-mail address; [`Misuse`] for an e-mail
-    /// over 320 bytes or a username base over 150; storage errors.
+    /// over 320 bytes, a username base over 150 or a password hash over 1,024; storage errors.
     pub fn sign_up(
         &self,
         email: &str,
@@ -179,6 +183,10 @@ impl Engine {
         if username_base.len() > 150 {
             let len = username_base.len();
             return Err(EngineError::Misuse(Misuse::UsernameLength { len }));
+        }
+        if password_hash.len() > MAX_PASSWORD_HASH_BYTES {
+            let len = password_hash.len();
+            return Err(EngineError::Misuse(Misuse::PasswordHashLength { len }));
         }
         let command = SignUp {
             email: email.to_owned(),

@@ -193,6 +193,12 @@ pub enum Misuse {
         /// Its length in bytes.
         len: usize,
     },
+    /// A password hash over 1,024 bytes.
+    #[error("password hash of {len} bytes (at most 1024 allowed)")]
+    PasswordHashLength {
+        /// Its length in bytes.
+        len: usize,
+    },
     /// A username base over 150 bytes.
     #[error("username base of {len} bytes (at most 150 allowed)")]
     UsernameLength {

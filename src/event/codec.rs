@@ -10,8 +10,11 @@
 use crate::clock::Timestamp;
 use crate::event::{Envelope, Event, FORMAT_VERSION, Seq};
 
-/// At most this many bytes in one envelope body; bounds what a corrupt length can allocate.
-const MAX_BODY: usize = 1 << 20;
+/// At most this many bytes in one envelope body: decoding refuses more (which bounds what a
+/// corrupt length can allocate), and encoding refuses to produce more, so nothing is ever
+/// written that would not decode. Events that can grow with the state (`SessionsSeen`,
+/// `RefreshTokensExpired`) are written in chunks well below it.
+pub(crate) const MAX_BODY: usize = 1 << 20;
 
 /// Why bytes did not decode into events.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +43,26 @@ pub enum DecodeError {
     },
 }
 
+/// Why a batch could not be encoded: it would not decode again, so it is never written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EncodeError {
+    /// An event's body is over the 1 MiB that decoding accepts.
+    #[error("event at seq {seq} would be over {MAX_BODY} bytes")]
+    TooLarge {
+        /// The event's position.
+        seq: Seq,
+    },
+    /// The serializer failed (a bug: plain data into memory has nothing to fail on).
+    #[error("event at seq {seq} does not serialize: {reason}")]
+    Serialize {
+        /// The event's position.
+        seq: Seq,
+        /// What the serializer reported.
+        reason: String,
+    },
+}
+
 fn config() -> impl bincode::config::Config {
     bincode::config::standard().with_limit::<MAX_BODY>()
 }
@@ -47,21 +70,29 @@ fn config() -> impl bincode::config::Config {
 /// Appends the encoding of `envelope` to `out`.
 ///
 /// Only [`FORMAT_VERSION`] is written; `envelope.version` is ignored on write.
-pub fn encode_envelope(envelope: &Envelope, out: &mut Vec<u8>) {
-    let start = out.len();
-    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
+///
+/// # Errors
+///
+/// [`EncodeError::TooLarge`] when the body would be over what decoding accepts; `out` is then
+/// left as it was.
+pub fn encode_envelope(envelope: &Envelope, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     let body = (envelope.seq, envelope.at, &envelope.event);
-    // why: encoding plain serde structs into a Vec cannot fail (no I/O, no limit on write
-    // beyond MAX_BODY, which our events cannot reach: strings are bounded before they
-    // become events); a failure would be a bug, so degrade to an empty body that decodes
-    // as an error instead of panicking.
-    let encoded = bincode::serde::encode_to_vec(body, config()).unwrap_or_default();
-    out.extend_from_slice(&encoded);
+    let seq = envelope.seq;
+    let encoded =
+        bincode::serde::encode_to_vec(body, config()).map_err(|e| EncodeError::Serialize {
+            seq,
+            reason: e.to_string(),
+        })?;
+    // bincode's limit applies to decoding only: check the size here, so that nothing is
+    // written that the decoder would refuse.
     let len = u32::try_from(encoded.len())
-        .unwrap_or(u32::MAX)
-        .to_le_bytes();
-    out[start + 2..start + 6].copy_from_slice(&len);
+        .ok()
+        .filter(|len| *len as usize <= MAX_BODY)
+        .ok_or(EncodeError::TooLarge { seq })?;
+    out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+    out.extend_from_slice(&len.to_le_bytes());
+    out.extend_from_slice(&encoded);
+    Ok(())
 }
 
 /// Decodes one envelope from the front of `bytes`, returning it and the bytes it used.
@@ -135,15 +166,19 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<(Envelope, usize), DecodeError> {
 }
 
 /// Encodes a batch as one checksummed log record.
-pub fn encode_record(batch: &[Envelope]) -> Vec<u8> {
+///
+/// # Errors
+///
+/// [`EncodeError`] when an event would not decode again; nothing of the batch may be written.
+pub fn encode_record(batch: &[Envelope]) -> Result<Vec<u8>, EncodeError> {
     let mut out = Vec::with_capacity(4 + batch.len() * 96);
     out.extend_from_slice(&[0; 4]);
     for envelope in batch {
-        encode_envelope(envelope, &mut out);
+        encode_envelope(envelope, &mut out)?;
     }
     let crc = crc32fast::hash(&out[4..]).to_le_bytes();
     out[..4].copy_from_slice(&crc);
-    out
+    Ok(out)
 }
 
 /// Decodes a log record into its batch, checking the checksum first.
@@ -199,13 +234,13 @@ mod tests {
     #[test]
     fn record_round_trip() {
         let batch = sample();
-        let record = encode_record(&batch);
+        let record = encode_record(&batch).unwrap();
         assert_eq!(decode_record(&record).unwrap(), batch);
     }
 
     #[test]
     fn every_flipped_bit_is_detected() {
-        let record = encode_record(&sample());
+        let record = encode_record(&sample()).unwrap();
         for i in 0..record.len() * 8 {
             let mut bad = record.clone();
             bad[i / 8] ^= 1 << (i % 8);
@@ -215,7 +250,7 @@ mod tests {
 
     #[test]
     fn every_truncation_is_an_error() {
-        let record = encode_record(&sample());
+        let record = encode_record(&sample()).unwrap();
         for len in 0..record.len() {
             assert!(decode_record(&record[..len]).is_err());
         }
@@ -227,7 +262,7 @@ mod tests {
     #[test]
     fn non_canonical_varints_are_rejected() {
         let mut bytes = Vec::new();
-        encode_envelope(&sample()[1], &mut bytes);
+        encode_envelope(&sample()[1], &mut bytes).unwrap();
         // The body starts with the seq varint (8, one byte); widen it to the u64 form.
         let mut widened = bytes[..6].to_vec();
         widened.push(253);
@@ -260,7 +295,7 @@ mod tests {
             },
         };
         let mut bytes = Vec::new();
-        encode_envelope(&envelope, &mut bytes);
+        encode_envelope(&envelope, &mut bytes).unwrap();
         assert_eq!(decode_envelope(&bytes).unwrap().0, envelope);
         bytes[..2].copy_from_slice(&1u16.to_le_bytes());
         assert!(matches!(
@@ -272,11 +307,35 @@ mod tests {
     #[test]
     fn unknown_version_is_named() {
         let mut bytes = Vec::new();
-        encode_envelope(&sample()[0], &mut bytes);
+        encode_envelope(&sample()[0], &mut bytes).unwrap();
         bytes[0] = 99;
         assert_eq!(
             decode_envelope(&bytes),
             Err(DecodeError::UnknownVersion { version: 99 })
         );
+    }
+
+    #[test]
+    fn an_event_over_the_decode_limit_is_refused_not_written() {
+        let seen = (0..40_000u32)
+            .map(|i| {
+                let mut hash = [0u8; 32];
+                hash[..4].copy_from_slice(&i.to_le_bytes());
+                (SessionHash(hash), Timestamp::from_secs(1_700_000_000))
+            })
+            .collect();
+        let big = Envelope {
+            version: FORMAT_VERSION,
+            seq: Seq(9),
+            at: Timestamp::from_secs(1),
+            event: Event::SessionsSeen { seen },
+        };
+        let mut out = b"kept".to_vec();
+        assert_eq!(
+            encode_envelope(&big, &mut out),
+            Err(EncodeError::TooLarge { seq: Seq(9) })
+        );
+        assert_eq!(out, b"kept", "nothing appended");
+        assert!(encode_record(&[sample()[0].clone(), big]).is_err());
     }
 }

@@ -13,7 +13,7 @@
 
 pub(crate) mod codec;
 
-pub use codec::DecodeError;
+pub use codec::{DecodeError, EncodeError};
 
 use std::fmt;
 
@@ -30,6 +30,10 @@ use crate::crypto::{self, SessionKey, sha256};
 ///   variant is [`Event::SessionCreatedV1`], still decoded and folded, never written) and
 ///   [`Event::RefreshTokensExpired`].
 pub const FORMAT_VERSION: u16 = 2;
+
+/// The most sessions one `SessionsSeen` or `RefreshTokensExpired` event names: about 170 KB
+/// encoded, far below the 1 MiB an event may take. Larger sets are written as several events.
+pub(crate) const MAX_SESSIONS_PER_EVENT: usize = 4096;
 
 /// How the user authenticated when a session began: what allauth lists as the session's
 /// `methods`.
@@ -164,6 +168,11 @@ impl PasswordHash {
     /// else never matches), or the empty string for no usable password.
     pub fn from_phc(phc: String) -> PasswordHash {
         PasswordHash(phc)
+    }
+
+    /// The PHC string's length in bytes.
+    pub(crate) fn len(&self) -> usize {
+        self.0.len()
     }
 
     /// Whether a password can match (Django's `has_usable_password`).

@@ -21,7 +21,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use crate::event::Seq;
-use crate::event::codec::DecodeError;
+use crate::event::{DecodeError, EncodeError};
 
 /// How hard [`EventStore::sync`] works before a write is acknowledged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -203,6 +203,9 @@ pub enum StoreError {
         /// What the log holds.
         found: Seq,
     },
+    /// A batch that would not decode again was refused before it reached the log.
+    #[error("batch not written: {0}")]
+    Unencodable(#[from] EncodeError),
     /// The engine's writer has stopped (closed, or it panicked).
     #[error("the engine's writer has stopped")]
     WriterGone,

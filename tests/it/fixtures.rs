@@ -221,7 +221,7 @@ fn event_fixtures_decode_forever() {
                 let path = dir(version).join(format!("{name}.bin"));
                 if !path.exists() && version == FORMAT_VERSION {
                     let mut bytes = Vec::new();
-                    encode_envelope(&envelope, &mut bytes);
+                    encode_envelope(&envelope, &mut bytes).unwrap();
                     std::fs::write(path, bytes).unwrap();
                 }
             }
@@ -234,7 +234,7 @@ fn event_fixtures_decode_forever() {
             assert_eq!(used, bytes.len(), "v{version} {name}: trailing bytes");
             assert_eq!(decoded, expected, "v{version} {name}");
             let mut again = Vec::new();
-            encode_envelope(&decoded, &mut again);
+            encode_envelope(&decoded, &mut again).unwrap();
             assert_eq!(
                 again[..2],
                 FORMAT_VERSION.to_le_bytes(),

@@ -124,10 +124,14 @@ fn write_seeds() {
             event,
         })
         .collect();
-    write("event_decode", "record", &encode_record(&envelopes));
+    write(
+        "event_decode",
+        "record",
+        &encode_record(&envelopes).unwrap(),
+    );
     for (i, envelope) in envelopes.iter().enumerate() {
         let mut bytes = Vec::new();
-        encode_envelope(envelope, &mut bytes);
+        encode_envelope(envelope, &mut bytes).unwrap();
         write("event_decode", &format!("envelope_{i}"), &bytes);
     }
     write(

@@ -313,7 +313,7 @@ fn unknown_version_at_the_tail_refuses_rather_than_drops() {
         at: T0,
         event: Event::ExpiredSwept { now: T0 },
     };
-    let mut record = encode_record(&[envelope]);
+    let mut record = encode_record(&[envelope]).unwrap();
     // Pretend a newer build wrote version 9, with a valid checksum.
     record[4] = 9;
     let crc = crc32(&record[4..]);

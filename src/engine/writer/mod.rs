@@ -21,7 +21,9 @@ use crate::clock::{Clock, Timestamp};
 use crate::engine::protocol::{Call, Command, Control, Message, Reply, Sweep};
 use crate::engine::types::{EngineConfig, EngineError, Stats, Successor};
 use crate::event::codec::encode_record;
-use crate::event::{Envelope, Event, FORMAT_VERSION, Jti, RevokeReason, Seq, SessionHash};
+use crate::event::{
+    Envelope, Event, FORMAT_VERSION, Jti, MAX_SESSIONS_PER_EVENT, RevokeReason, Seq, SessionHash,
+};
 use crate::state::State;
 use crate::store::{EventStore, Snapshot, StoreError};
 
@@ -195,12 +197,15 @@ impl Writer {
                     .collect();
                 seen.sort();
                 flushed_seen = true;
-                if !seen.is_empty() {
+                // In chunks: a busy minute touches more sessions than one event may hold.
+                for chunk in seen.chunks(MAX_SESSIONS_PER_EVENT) {
                     envelopes.push(Envelope {
                         version: FORMAT_VERSION,
                         seq: self.next_seq,
                         at: now,
-                        event: Event::SessionsSeen { seen },
+                        event: Event::SessionsSeen {
+                            seen: chunk.to_vec(),
+                        },
                     });
                     self.next_seq = self.next_seq.next();
                 }
@@ -277,7 +282,13 @@ impl Writer {
             return Ok(());
         };
         let (first, last) = (first.seq, last.seq);
-        let record = encode_record(envelopes);
+        let record = match encode_record(envelopes) {
+            Ok(record) => record,
+            Err(e) => {
+                self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
+                return Err(e.into());
+            }
+        };
         let started = std::time::Instant::now();
         let expected_last = self.store.high_water();
         let result = self

@@ -15,7 +15,7 @@ use crate::engine::types::{
     EngineConfig, EngineError, RevokeSessionsOutcome, RotateOutcome, SessionInfo, Successor,
 };
 use crate::engine::username::unique_username;
-use crate::event::{Event, Jti, RevokeReason, SessionHash, UserId};
+use crate::event::{Event, Jti, MAX_SESSIONS_PER_EVENT, RevokeReason, SessionHash, UserId};
 use crate::state::{State, User};
 use crate::store::StoreError;
 
@@ -340,7 +340,11 @@ impl Plan for Sweep {
             .into_iter()
             .filter(|hash| !o.revoked.contains(hash))
             .collect();
-        if !sessions.is_empty() || state.has_stale_rotations(now) {
+        for chunk in sessions.chunks(MAX_SESSIONS_PER_EVENT) {
+            let sessions = chunk.to_vec();
+            events.push(Event::RefreshTokensExpired { sessions, now });
+        }
+        if sessions.is_empty() && state.has_stale_rotations(now) {
             events.push(Event::RefreshTokensExpired { sessions, now });
         }
         (events, Ok(()))

@@ -8,12 +8,19 @@
 //!   replaced atomically (write temp, fsync, rename, fsync directory).
 //!
 //! Durability: sled's `flush()` writes its buffers and calls `sync_file_range`, which does not
-//! flush the disk's write cache, so with [`Durability::Fsync`] we also `fsync` the database file
-//! itself. Our records are far below sled's blob threshold, so they live in that file.
+//! flush the disk's write cache, so with [`Durability::Fsync`] we also `fdatasync` the database
+//! file itself, and `fsync` every blob file sled wrote since the last sync (sled writes page
+//! fragments over its blob threshold, about 128 KiB, to files under `blobs/` and never syncs
+//! them), then the blob directory.
 
+use std::collections::HashSet;
+use std::ffi::OsString;
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
 
 use crate::event::Seq;
 use crate::store::{Durability, EventStore, Snapshot, SnapshotSink, StoreError, covered_records};
@@ -27,10 +34,71 @@ pub struct SledStore {
     db: sled::Db,
     records: sled::Tree,
     meta: sled::Tree,
-    /// The database file, kept open so that each sync is one `fdatasync`.
-    db_file: Option<File>,
+    /// With [`Durability::Fsync`]: the files each sync makes durable beyond sled's flush.
+    files: Option<Arc<DurableFiles>>,
     durability: Durability,
     high_water: Seq,
+}
+
+/// What an fsync must reach that sled's `flush()` does not: sled's flush ends in
+/// `sync_file_range`, which leaves the disk's write cache alone, and it never syncs the blob
+/// files it writes under `blobs/` for any page fragment over its blob threshold (a quarter of
+/// the 512 KiB segment: a large batch, or a leaf page of 16 records of a few KiB each).
+struct DurableFiles {
+    /// sled's database file, kept open so that each sync is one `fdatasync`.
+    db_file: File,
+    /// sled's blob directory.
+    blobs: PathBuf,
+    /// The blob files already made durable (and the directory entries naming them).
+    synced_blobs: Mutex<HashSet<OsString>>,
+}
+
+impl DurableFiles {
+    fn open(sled_dir: &Path) -> Result<DurableFiles, StoreError> {
+        let db_file = OpenOptions::new()
+            .read(true)
+            .open(sled_dir.join("db"))
+            .map_err(|e| StoreError::io("open sled db file", e))?;
+        Ok(DurableFiles {
+            db_file,
+            blobs: sled_dir.join("blobs"),
+            synced_blobs: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// `fdatasync` of the database file, then `fsync` of every blob file not synced yet and,
+    /// if there was one, of the blob directory. Blobs sled removed meanwhile are forgotten.
+    fn sync(&self) -> Result<(), StoreError> {
+        self.db_file
+            .sync_data()
+            .map_err(|e| StoreError::io("fsync", e))?;
+        let entries = match fs::read_dir(&self.blobs) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(StoreError::io("list blobs", e)),
+        };
+        let mut synced = self.synced_blobs.lock();
+        let mut present = HashSet::with_capacity(synced.len());
+        let mut new = false;
+        for entry in entries {
+            let name = entry.map_err(|e| StoreError::io("list blobs", e))?.file_name();
+            if !synced.contains(&name) {
+                match File::open(self.blobs.join(&name)) {
+                    Ok(file) => file.sync_all().map_err(|e| StoreError::io("fsync blob", e))?,
+                    // Removed by sled since the listing: nothing to make durable.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StoreError::io("open blob", e)),
+                }
+                new = true;
+            }
+            present.insert(name);
+        }
+        if new {
+            sync_dir(&self.blobs)?;
+        }
+        *synced = present;
+        Ok(())
+    }
 }
 
 impl SledStore {
@@ -58,13 +126,8 @@ impl SledStore {
         let meta = db
             .open_tree("meta")
             .map_err(|e| StoreError::io("open tree", e))?;
-        let db_file = match durability {
-            Durability::Fsync => Some(
-                OpenOptions::new()
-                    .read(true)
-                    .open(dir.join("log").join("db"))
-                    .map_err(|e| StoreError::io("open sled db file", e))?,
-            ),
+        let files = match durability {
+            Durability::Fsync => Some(Arc::new(DurableFiles::open(&dir.join("log"))?)),
             _ => None,
         };
         let stored_high = meta
@@ -84,7 +147,7 @@ impl SledStore {
             db,
             records,
             meta,
-            db_file,
+            files,
             durability,
             high_water: Seq(stored_high.max(last_key)),
         };
@@ -130,7 +193,7 @@ impl EventStore for SledStore {
     }
 
     fn sync(&mut self) -> Result<(), StoreError> {
-        sync_db(&self.db, self.db_file.as_ref(), self.durability)
+        sync_db(&self.db, self.files.as_deref(), self.durability)
     }
 
     fn discard(&mut self, first: Seq) -> Result<(), StoreError> {
@@ -217,16 +280,11 @@ impl EventStore for SledStore {
     }
 
     fn snapshot_sink(&self) -> Option<Box<dyn SnapshotSink>> {
-        // A second handle on the database file, so the sink's fsync needs no lock of ours.
-        let db_file = match &self.db_file {
-            Some(file) => Some(file.try_clone().ok()?),
-            None => None,
-        };
         Some(Box::new(SledSnapshotSink {
             dir: self.dir.clone(),
             db: self.db.clone(),
             records: self.records.clone(),
-            db_file,
+            files: self.files.clone(),
             durability: self.durability,
         }))
     }
@@ -246,7 +304,7 @@ struct SledSnapshotSink {
     dir: PathBuf,
     db: sled::Db,
     records: sled::Tree,
-    db_file: Option<File>,
+    files: Option<Arc<DurableFiles>>,
     durability: Durability,
 }
 
@@ -257,14 +315,14 @@ impl SnapshotSink for SledSnapshotSink {
 
     fn compact_through(&mut self, through: Seq, high_water: Seq) -> Result<(), StoreError> {
         compact(&self.records, through, high_water)?;
-        sync_db(&self.db, self.db_file.as_ref(), self.durability)
+        sync_db(&self.db, self.files.as_deref(), self.durability)
     }
 }
 
 /// Makes what was written to `db` durable as `durability` says.
 fn sync_db(
     db: &sled::Db,
-    db_file: Option<&File>,
+    files: Option<&DurableFiles>,
     durability: Durability,
 ) -> Result<(), StoreError> {
     match durability {
@@ -275,10 +333,10 @@ fn sync_db(
         }
         Durability::Fsync => {
             db.flush().map_err(|e| StoreError::io("flush", e))?;
-            if let Some(file) = db_file {
-                file.sync_data().map_err(|e| StoreError::io("fsync", e))?;
+            match files {
+                Some(files) => files.sync(),
+                None => Ok(()),
             }
-            Ok(())
         }
     }
 }
@@ -352,4 +410,49 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(|e| StoreError::io("fsync directory", e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression: records and pages over sled's blob threshold live in files under `blobs/`,
+    /// which sled never fsyncs; the store's sync must, or an acknowledged large batch is not
+    /// durable against power loss.
+    #[test]
+    fn every_blob_file_is_synced_by_the_next_sync() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = SledStore::open(dir.path(), Durability::Fsync).unwrap();
+        let mut high = Seq(0);
+        for i in 1..=3u64 {
+            // 600 KiB: over the blob threshold of a 512 KiB segment.
+            let record = vec![i as u8; 600 * 1024];
+            store.append(Seq(i), Seq(i), high, &record).unwrap();
+            high = Seq(i);
+            store.sync().unwrap();
+        }
+        let blobs = dir.path().join("log").join("blobs");
+        let on_disk: HashSet<OsString> = fs::read_dir(&blobs)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert!(!on_disk.is_empty(), "large records went to blob files");
+        let files = store.files.as_ref().unwrap();
+        let synced = files.synced_blobs.lock();
+        assert!(
+            on_disk.iter().all(|name| synced.contains(name)),
+            "blob files not synced: {:?}",
+            on_disk.difference(&synced).collect::<Vec<_>>()
+        );
+        // And the records read back whole.
+        let mut read = 0;
+        store
+            .read_after(Seq(0), &mut |_, bytes| {
+                assert_eq!(bytes.len(), 600 * 1024);
+                read += 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(read, 3);
+    }
 }

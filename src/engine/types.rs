@@ -19,6 +19,10 @@ pub struct EngineConfig {
     /// How long a just-rotated refresh token may be retried for the identical successor
     /// (`HALLPASS_REFRESH_GRACE_SECONDS`, default 10 s), in milliseconds.
     pub refresh_grace_ms: i64,
+    /// How many times, within the grace window, a rotated-out refresh token may be answered
+    /// with its successor again (`HALLPASS_REFRESH_GRACE_REPLAYS`, default 32); one more
+    /// presentation counts as a reuse. As Ory Hydra's grace reuse count.
+    pub refresh_grace_replays: u32,
     /// Whether presenting a rotated-out refresh token after the grace window revokes the
     /// session (`HALLPASS_REFRESH_REUSE_DETECTION`, default true).
     pub reuse_detection: bool,
@@ -39,6 +43,7 @@ impl Default for EngineConfig {
         EngineConfig {
             session_ttl_secs: 1_209_600,
             refresh_grace_ms: 10_000,
+            refresh_grace_replays: 32,
             reuse_detection: true,
             seen_coalesce_ms: 60_000,
             snapshot_every: 200_000,

@@ -81,10 +81,14 @@ impl DurableFiles {
         let mut present = HashSet::with_capacity(synced.len());
         let mut new = false;
         for entry in entries {
-            let name = entry.map_err(|e| StoreError::io("list blobs", e))?.file_name();
+            let name = entry
+                .map_err(|e| StoreError::io("list blobs", e))?
+                .file_name();
             if !synced.contains(&name) {
                 match File::open(self.blobs.join(&name)) {
-                    Ok(file) => file.sync_all().map_err(|e| StoreError::io("fsync blob", e))?,
+                    Ok(file) => file
+                        .sync_all()
+                        .map_err(|e| StoreError::io("fsync blob", e))?,
                     // Removed by sled since the listing: nothing to make durable.
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                     Err(e) => return Err(StoreError::io("open blob", e)),

@@ -73,7 +73,27 @@ pub fn ops_from_bytes(data: &[u8]) -> Vec<Op> {
         .collect()
 }
 
-const GRACE_MS: i64 = 10_000;
+/// The refresh settings a run uses: the grace window and the replays it allows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Settings {
+    /// `EngineConfig::refresh_grace_ms`.
+    pub grace_ms: i64,
+    /// `EngineConfig::refresh_grace_replays`.
+    pub replays: u32,
+}
+
+impl Settings {
+    /// A 10 s window with a small replay cap, so that concurrent presentations use it up.
+    pub const GRACE: Settings = Settings {
+        grace_ms: 10_000,
+        replays: 3,
+    };
+    /// No window: allauth's behaviour, one presentation per token succeeds.
+    pub const NO_GRACE: Settings = Settings {
+        grace_ms: 0,
+        replays: 3,
+    };
+}
 const SESSION_TTL_SECS: i64 = 3 * 3_600;
 const REFRESH_TTL_SECS: i64 = 3_600;
 const START: Timestamp = Timestamp::from_secs(1_767_225_600);
@@ -90,12 +110,14 @@ struct ModelToken {
     session: usize,
     jti: Jti,
     expires_at: Timestamp,
-    /// When it was rotated out, by which restart epoch, and its successor.
-    rotated: Option<(Timestamp, u32, Arc<Successor>)>,
+    /// When it was rotated out, by which restart epoch, its successor, and how many times the
+    /// successor was handed out again since.
+    rotated: Option<(Timestamp, u32, Arc<Successor>, u32)>,
 }
 
 struct Harness {
     backend: Backend,
+    settings: Settings,
     store: MemStore,
     dir: Option<tempfile_free::Dir>,
     clock: ManualClock,
@@ -107,20 +129,26 @@ struct Harness {
     successors: HashMap<String, usize>,
 }
 
-/// Runs `ops` against a fresh engine and the model. Panics on the first disagreement or
-/// violated invariant, naming the step.
+/// Runs `ops` against a fresh engine and the model with [`Settings::GRACE`]. Panics on the first
+/// disagreement or violated invariant, naming the step.
 pub fn run(ops: &[Op], backend: Backend) {
-    let mut h = Harness::new(backend);
+    run_with(ops, backend, Settings::GRACE);
+}
+
+/// As [`run`], with these refresh settings.
+pub fn run_with(ops: &[Op], backend: Backend, settings: Settings) {
+    let mut h = Harness::new(backend, settings);
     for (step, op) in ops.iter().enumerate() {
         h.step(step, op);
         h.check(step, op);
     }
 }
 
-fn config() -> EngineConfig {
+fn config(settings: Settings) -> EngineConfig {
     EngineConfig {
         session_ttl_secs: SESSION_TTL_SECS,
-        refresh_grace_ms: GRACE_MS,
+        refresh_grace_ms: settings.grace_ms,
+        refresh_grace_replays: settings.replays,
         reuse_detection: true,
         snapshot_on_close: false,
         sweep_interval_ms: 60_000,
@@ -129,9 +157,10 @@ fn config() -> EngineConfig {
 }
 
 impl Harness {
-    fn new(backend: Backend) -> Harness {
+    fn new(backend: Backend, settings: Settings) -> Harness {
         let mut h = Harness {
             backend,
+            settings,
             store: MemStore::new(),
             dir: None,
             clock: ManualClock::new(START),
@@ -157,7 +186,7 @@ impl Harness {
             ),
             _ => Box::new(self.store.clone()),
         };
-        Engine::open(store, clock, config())
+        Engine::open(store, clock, config(self.settings))
             .unwrap_or_else(|e| panic!("reopen: {e}"))
             .0
     }
@@ -291,28 +320,40 @@ impl Harness {
     }
 
     /// What the model says presenting token `t` does now.
-    fn expect_refresh(&self, t: usize) -> Expected {
-        let token = &self.tokens[t];
+    /// What one presentation of token `t` comes to now, in the model; updates the model as the
+    /// engine's writer would. The engine serializes concurrent presentations, so `k` of them
+    /// come to `k` of these in some order, whose counts are fixed.
+    fn present(&mut self, t: usize) -> Expected {
         let now = self.now();
+        let session = self.tokens[t].session;
         // An expired token is rejected before anything else: never a rotation, never a reuse.
-        if !self.session_live(token.session) || token.expires_at <= now {
+        if !self.session_live(session) || self.tokens[t].expires_at <= now {
             return Expected::Rejected;
         }
-        match &token.rotated {
+        let Settings { grace_ms, replays } = self.settings;
+        let epoch = self.epoch;
+        match &mut self.tokens[t].rotated {
             None => Expected::Rotated,
-            Some((at, epoch, successor)) if at.plus_millis(GRACE_MS) >= now => {
-                if *epoch == self.epoch {
+            Some((at, rotated_in, successor, replayed)) if at.plus_millis(grace_ms) >= now => {
+                if *rotated_in != epoch {
+                    // Rotated within the window before a restart: the successor is gone.
+                    Expected::Rejected
+                } else if grace_ms > 0 && *replayed < replays {
+                    *replayed += 1;
                     Expected::Retried(Arc::clone(successor))
                 } else {
-                    Expected::Rejected
+                    self.sessions[session].revoked = true;
+                    Expected::Reuse
                 }
             }
-            Some(_) => Expected::Reuse,
+            Some(_) => {
+                self.sessions[session].revoked = true;
+                Expected::Reuse
+            }
         }
     }
 
     fn refresh(&mut self, step: usize, t: usize, threads: usize) {
-        let expected = self.expect_refresh(t);
         let (hash, old) = (
             self.sessions[self.tokens[t].session].hash,
             self.tokens[t].jti,
@@ -320,7 +361,7 @@ impl Harness {
         let old_expires_at = self.tokens[t].expires_at;
         let now = self.now();
         let engine = self.engine().clone();
-        let outcomes: Vec<(Jti, RotateOutcome)> = std::thread::scope(|scope| {
+        let outcomes: Vec<RotateOutcome> = std::thread::scope(|scope| {
             let handles: Vec<_> = (0..threads)
                 .map(|i| {
                     let engine = engine.clone();
@@ -331,12 +372,9 @@ impl Harness {
                             refresh_token: new.to_string(),
                         };
                         let exp = now.plus_secs(REFRESH_TTL_SECS);
-                        let outcome =
-                            engine.rotate_refresh(hash, (old, old_expires_at), new, exp, successor);
-                        (
-                            new,
-                            outcome.unwrap_or_else(|e| panic!("step {step}: rotate: {e}")),
-                        )
+                        engine
+                            .rotate_refresh(hash, (old, old_expires_at), new, exp, successor)
+                            .unwrap_or_else(|e| panic!("step {step}: rotate: {e}"))
                     })
                 })
                 .collect();
@@ -345,79 +383,65 @@ impl Harness {
                 .map(|h| h.join().unwrap_or_else(|_| panic!("step {step}")))
                 .collect()
         });
-        let rotated: Vec<&(Jti, RotateOutcome)> = outcomes
-            .iter()
-            .filter(|(_, o)| matches!(o, RotateOutcome::Rotated(_)))
-            .collect();
-        match expected {
-            Expected::Rotated => {
-                assert_eq!(
-                    rotated.len(),
-                    1,
-                    "step {step}: exactly one successor, got {outcomes:?}"
-                );
-                let RotateOutcome::Rotated(winner) = &rotated[0].1 else {
-                    unreachable!()
+        // The successor of this rotation, if one happened now (the model cannot know it).
+        let winner = outcomes.iter().find_map(|o| match o {
+            RotateOutcome::Rotated(s) => Some(Arc::clone(s)),
+            _ => None,
+        });
+        let mut expected = [0usize; 4];
+        for _ in 0..threads {
+            let e = self.present(t);
+            if e == Expected::Rotated {
+                let Some(winner) = &winner else {
+                    panic!("step {step}: expected a rotation, got {outcomes:?}")
                 };
-                for (_, o) in &outcomes {
-                    match o {
-                        RotateOutcome::Rotated(s) | RotateOutcome::Retried(s) => {
-                            assert_eq!(s, winner, "step {step}: all callers get one successor")
-                        }
-                        other => panic!("step {step}: concurrent refresh got {other:?}"),
-                    }
-                }
-                let new = Jti::parse(&winner.refresh_token).unwrap_or_else(|| panic!("jti"));
-                self.tokens[t].rotated = Some((now, self.epoch, Arc::clone(winner)));
-                self.tokens.push(ModelToken {
-                    session: self.tokens[t].session,
-                    jti: new,
-                    expires_at: now.plus_secs(REFRESH_TTL_SECS),
-                    rotated: None,
-                });
-                self.successors
-                    .insert(winner.refresh_token.clone(), self.tokens.len() - 1);
+                self.rotated(t, now, winner);
             }
-            Expected::Retried(successor) => {
-                for (_, o) in &outcomes {
-                    assert_eq!(
-                        o,
-                        &RotateOutcome::Retried(Arc::clone(&successor)),
-                        "step {step}"
-                    );
-                }
-            }
-            Expected::Rejected => {
-                for (_, o) in &outcomes {
-                    assert_eq!(o, &RotateOutcome::Rejected, "step {step}: token {t}");
-                }
-            }
-            Expected::Reuse => {
+            if let Expected::Retried(s) = &e {
+                let same = outcomes
+                    .iter()
+                    .all(|o| !matches!(o, RotateOutcome::Retried(x) if x != s));
                 assert!(
-                    matches!(
-                        outcomes[0].1,
-                        RotateOutcome::ReuseDetected | RotateOutcome::Rejected
-                    ),
-                    "step {step}: {outcomes:?}"
+                    same,
+                    "step {step}: a replay hands out the one successor: {outcomes:?}"
                 );
-                assert!(
-                    outcomes
-                        .iter()
-                        .filter(|(_, o)| *o == RotateOutcome::ReuseDetected)
-                        .count()
-                        == 1,
-                    "step {step}: one revocation for a reuse, got {outcomes:?}"
-                );
-                for (_, o) in &outcomes {
-                    assert!(
-                        matches!(o, RotateOutcome::ReuseDetected | RotateOutcome::Rejected),
-                        "step {step}: a rotated-out token refreshed after the window: {o:?}"
-                    );
-                }
-                let s = self.tokens[t].session;
-                self.sessions[s].revoked = true;
             }
+            expected[e.kind()] += 1;
         }
+        let mut got = [0usize; 4];
+        for o in &outcomes {
+            let kind = match o {
+                RotateOutcome::Rotated(_) => 0,
+                RotateOutcome::Retried(s) => {
+                    if let Some(w) = &winner {
+                        assert_eq!(s, w, "step {step}: all callers get one successor");
+                    }
+                    1
+                }
+                RotateOutcome::Rejected => 2,
+                RotateOutcome::ReuseDetected => 3,
+            };
+            got[kind] += 1;
+        }
+        assert_eq!(
+            got, expected,
+            "step {step}: token {t}, {threads} presentations (rotated, retried, rejected, reuse): \
+             {outcomes:?}"
+        );
+    }
+
+    /// Token `t` was rotated out at `now` for `winner`: the model learns the new token.
+    fn rotated(&mut self, t: usize, now: Timestamp, winner: &Arc<Successor>) {
+        let new = Jti::parse(&winner.refresh_token).unwrap_or_else(|| panic!("jti"));
+        self.tokens[t].rotated = Some((now, self.epoch, Arc::clone(winner), 0));
+        self.tokens.push(ModelToken {
+            session: self.tokens[t].session,
+            jti: new,
+            expires_at: now.plus_secs(REFRESH_TTL_SECS),
+            rotated: None,
+        });
+        self.successors
+            .insert(winner.refresh_token.clone(), self.tokens.len() - 1);
     }
 
     fn restart(&mut self, step: usize) {
@@ -428,7 +452,7 @@ impl Harness {
         self.epoch += 1;
         let engine = self.open();
         engine.with_state(|s| {
-            let before = State::from_snapshot(&live, GRACE_MS)
+            let before = State::from_snapshot(&live, self.settings.grace_ms)
                 .unwrap_or_else(|e| panic!("step {step}: snapshot of live state: {e}"));
             if let Some(diff) = s.first_difference(&before) {
                 panic!("step {step}: replayed state differs from the live one: {diff}");
@@ -483,11 +507,24 @@ impl Harness {
     }
 }
 
+#[derive(PartialEq, Eq)]
 enum Expected {
     Rotated,
     Retried(Arc<Successor>),
     Rejected,
     Reuse,
+}
+
+impl Expected {
+    /// Its index among (rotated, retried, rejected, reuse), for counting.
+    fn kind(&self) -> usize {
+        match self {
+            Expected::Rotated => 0,
+            Expected::Retried(_) => 1,
+            Expected::Rejected => 2,
+            Expected::Reuse => 3,
+        }
+    }
 }
 
 /// A temporary directory without a dev-dependency (the fuzz crate and the library use this).

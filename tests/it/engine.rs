@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use hallpass::{
-    AuthMethod, EngineConfig, EngineError, Jti, PasswordHash, RevokeReason, RevokeSessionsOutcome,
-    RotateOutcome, SessionMeta, Successor,
+    AuthMethod, Engine, EngineConfig, EngineError, Jti, PasswordHash, RevokeReason,
+    RevokeSessionsOutcome, RotateOutcome, SessionHash, SessionMeta, Successor,
 };
 
 use crate::util::{T0, mem_engine, open, session_with_refresh, user};
@@ -338,47 +338,138 @@ fn expired_refresh_token_is_rejected_not_reuse() {
     );
 }
 
-#[test]
-fn sixty_four_concurrent_refreshes_make_one_successor() {
-    let (engine, _, _) = mem_engine(EngineConfig::default());
-    let u = user(&engine, 1);
-    let (s, j0) = session_with_refresh(&engine, u);
-    let exp = clock_exp(&engine);
-    let outcomes: Vec<RotateOutcome> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..64)
+/// `n` threads present the same refresh token of session `s` at once; their outcomes.
+fn race(engine: &Engine, hash: SessionHash, jti: Jti, n: usize) -> Vec<RotateOutcome> {
+    let exp = clock_exp(engine);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
             .map(|i| {
                 let engine = engine.clone();
-                let hash = s.info.hash;
                 scope.spawn(move || {
+                    let mine = successor(&i.to_string());
                     engine
-                        .rotate_refresh(
-                            hash,
-                            (j0, exp),
-                            Jti::random(),
-                            exp,
-                            successor(&i.to_string()),
-                        )
+                        .rotate_refresh(hash, (jti, exp), Jti::random(), exp, mine)
                         .unwrap()
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
-    });
+    })
+}
+
+/// The one `Rotated` outcome of a race and how many presentations got its pair again.
+fn winner(outcomes: &[RotateOutcome]) -> (std::sync::Arc<Successor>, usize) {
     let rotated: Vec<_> = outcomes
         .iter()
-        .filter(|o| matches!(o, RotateOutcome::Rotated(_)))
+        .filter_map(|o| match o {
+            RotateOutcome::Rotated(s) => Some(s.clone()),
+            _ => None,
+        })
         .collect();
-    assert_eq!(rotated.len(), 1);
-    let RotateOutcome::Rotated(winner) = rotated[0] else {
-        unreachable!()
-    };
-    for o in &outcomes {
-        match o {
-            RotateOutcome::Rotated(x) | RotateOutcome::Retried(x) => assert_eq!(x, winner),
-            other => panic!("unexpected {other:?}"),
+    assert_eq!(rotated.len(), 1, "exactly one rotation: {outcomes:?}");
+    let retried = outcomes
+        .iter()
+        .filter(|o| match o {
+            RotateOutcome::Retried(s) => {
+                assert_eq!(*s, rotated[0], "a replay hands out the one successor");
+                true
+            }
+            _ => false,
+        })
+        .count();
+    (rotated[0].clone(), retried)
+}
+
+#[test]
+fn concurrent_refreshes_within_the_replay_cap_all_get_the_one_successor() {
+    let (engine, _, _) = mem_engine(EngineConfig::default());
+    let u = user(&engine, 1);
+    let (s, j0) = session_with_refresh(&engine, u);
+    // 32 presentations: one rotation and 31 replays, within the default cap of 32.
+    let outcomes = race(&engine, s.info.hash, j0, 32);
+    let (_, retried) = winner(&outcomes);
+    assert_eq!(retried, 31, "{outcomes:?}");
+    assert_eq!(engine.with_state(|st| st.refresh_token_count()), 1);
+}
+
+/// Regression: the writer handed the batch's successor to every presentation of a token in the
+/// same batch, whatever the grace window; with no window (allauth's behaviour) a thief racing the
+/// owner received the owner's pair. The earlier 64-thread test ran with the default window only,
+/// where every presentation may have the pair, and the model test presents tokens one at a
+/// time, so neither saw the in-batch path with the window closed.
+#[test]
+fn with_no_grace_window_exactly_one_concurrent_refresh_succeeds() {
+    for reuse_detection in [false, true] {
+        let config = EngineConfig {
+            refresh_grace_ms: 0,
+            reuse_detection,
+            ..EngineConfig::default()
+        };
+        for _ in 0..20 {
+            let (engine, _, _) = mem_engine(config.clone());
+            let u = user(&engine, 1);
+            let (s, j0) = session_with_refresh(&engine, u);
+            let outcomes = race(&engine, s.info.hash, j0, 32);
+            let (_, retried) = winner(&outcomes);
+            assert_eq!(retried, 0, "{outcomes:?}");
+            let reuses = outcomes
+                .iter()
+                .filter(|o| matches!(o, RotateOutcome::ReuseDetected))
+                .count();
+            let rejected = outcomes
+                .iter()
+                .filter(|o| matches!(o, RotateOutcome::Rejected))
+                .count();
+            if reuse_detection {
+                // The first presentation after the rotation is a reuse (the session ends); the
+                // rest find the session gone.
+                assert_eq!((reuses, rejected), (1, 30), "{outcomes:?}");
+                assert!(engine.lookup(s.key.expose()).is_none());
+            } else {
+                assert_eq!((reuses, rejected), (0, 31), "{outcomes:?}");
+                assert!(engine.lookup(s.key.expose()).is_some());
+            }
         }
     }
-    assert_eq!(engine.with_state(|st| st.refresh_token_count()), 1);
+}
+
+#[test]
+fn replays_beyond_the_cap_count_as_reuse() {
+    let config = EngineConfig {
+        refresh_grace_replays: 3,
+        ..EngineConfig::default()
+    };
+    let (engine, _, clock) = mem_engine(config);
+    let u = user(&engine, 1);
+    let (s, j0) = session_with_refresh(&engine, u);
+    let exp = clock_exp(&engine);
+    let rotate = |tag: &str| {
+        engine
+            .rotate_refresh(s.info.hash, (j0, exp), Jti::random(), exp, successor(tag))
+            .unwrap()
+    };
+    let RotateOutcome::Rotated(pair) = rotate("0") else {
+        panic!("the first presentation rotates")
+    };
+    // Three replays within the window, one request at a time...
+    for tag in ["1", "2", "3"] {
+        clock.advance_millis(100);
+        assert_eq!(rotate(tag), RotateOutcome::Retried(pair.clone()));
+    }
+    // ...and the fourth is a presentation too many: theft, the session ends.
+    assert_eq!(rotate("4"), RotateOutcome::ReuseDetected);
+    assert!(engine.lookup(s.key.expose()).is_none());
+
+    // Concurrent presentations count the same way: 1 rotation, 3 replays, then a reuse that
+    // ends the session, and the rest find it gone.
+    let (s, j0) = session_with_refresh(&engine, u);
+    let outcomes = race(&engine, s.info.hash, j0, 8);
+    let (_, retried) = winner(&outcomes);
+    let count = |f: fn(&RotateOutcome) -> bool| outcomes.iter().filter(|o| f(o)).count();
+    assert_eq!(retried, 3, "{outcomes:?}");
+    assert_eq!(count(|o| matches!(o, RotateOutcome::ReuseDetected)), 1);
+    assert_eq!(count(|o| matches!(o, RotateOutcome::Rejected)), 3);
+    assert!(engine.lookup(s.key.expose()).is_none());
 }
 
 #[test]

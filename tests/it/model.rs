@@ -3,7 +3,7 @@
 //! model checks every answer and the invariants after every step; failing cases shrink to
 //! readable sequences and are kept under `proptest-regressions/`.
 
-use hallpass::testing::model::{Backend, Op, run};
+use hallpass::testing::model::{Backend, Op, Settings, run, run_with};
 use proptest::prelude::*;
 
 fn op() -> impl Strategy<Value = Op> {
@@ -41,6 +41,17 @@ proptest! {
     #[test]
     fn engine_matches_model_on_sled(ops in ops()) {
         run(&ops, Backend::Sled);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// With no grace window, concurrent presentations of one token in one batch: exactly one
+    /// rotates (the runs above, with a window, never exercised the closed-window batch path).
+    #[test]
+    fn engine_matches_model_without_a_grace_window(ops in ops()) {
+        run_with(&ops, Backend::Memory, Settings::NO_GRACE);
     }
 }
 

@@ -19,7 +19,7 @@ use tracing::{error, info, warn};
 
 use crate::clock::{Clock, Timestamp};
 use crate::engine::protocol::{Call, Command, Control, Message, Reply, Sweep};
-use crate::engine::types::{EngineConfig, EngineError, Stats, Successor};
+use crate::engine::types::{EngineConfig, EngineError, Stats};
 use crate::event::codec::encode_record;
 use crate::event::{
     Envelope, Event, FORMAT_VERSION, Jti, MAX_SESSIONS_PER_EVENT, RevokeReason, Seq, SessionHash,
@@ -27,7 +27,7 @@ use crate::event::{
 use crate::state::State;
 use crate::store::{EventStore, Snapshot, StoreError};
 
-use plan::{Context, Deliver, Overlay};
+use plan::{Context, Deliver, Grace, Overlay};
 
 pub(super) struct Writer {
     store: Box<dyn EventStore>,
@@ -37,7 +37,7 @@ pub(super) struct Writer {
     stats: Arc<Stats>,
     /// Successors of recent rotations, so a retry within the grace window gets the same pair.
     /// In memory only: after a restart a retry gets a plain rejection, never a revocation.
-    grace: HashMap<Jti, (Timestamp, Arc<Successor>)>,
+    grace: HashMap<Jti, Grace>,
     next_seq: Seq,
     last_snapshot: Seq,
     next_sweep: Timestamp,
@@ -231,7 +231,17 @@ impl Writer {
                     self.next_seen_flush = now.plus_millis(self.config.seen_coalesce_ms);
                 }
                 for (old, successor) in overlay.rotated {
-                    self.grace.insert(old, (now, successor));
+                    let entry = Grace {
+                        at: now,
+                        successor,
+                        replays: 0,
+                    };
+                    self.grace.insert(old, entry);
+                }
+                for (old, replays) in overlay.replays {
+                    if let Some(entry) = self.grace.get_mut(&old) {
+                        entry.replays = entry.replays.saturating_add(replays);
+                    }
                 }
                 self.stats
                     .commands
@@ -320,7 +330,7 @@ impl Writer {
     fn housekeeping(&mut self) {
         let now = self.clock.now();
         let grace = self.config.refresh_grace_ms;
-        self.grace.retain(|_, (at, _)| at.plus_millis(grace) >= now);
+        self.grace.retain(|_, g| g.at.plus_millis(grace) >= now);
         if now >= self.next_seen_flush && !self.pending_seen.is_empty() {
             self.process(vec![]);
         }

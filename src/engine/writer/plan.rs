@@ -31,7 +31,18 @@ pub(super) struct Context<'a> {
     /// The engine's settings.
     pub(super) config: &'a EngineConfig,
     /// Successors of rotations within the grace window, by the rotated-out `jti`.
-    pub(super) grace: &'a HashMap<Jti, (Timestamp, Arc<Successor>)>,
+    pub(super) grace: &'a HashMap<Jti, Grace>,
+}
+
+/// A rotation within the grace window, as the writer remembers it (in memory only: after a
+/// restart a retry gets a plain rejection, never a revocation).
+pub(super) struct Grace {
+    /// When the token was rotated out.
+    pub(super) at: Timestamp,
+    /// The pair its rotation issued.
+    pub(super) successor: Arc<Successor>,
+    /// How many times the pair was handed out again since.
+    pub(super) replays: u32,
 }
 
 /// What earlier commands of the batch being planned will do once it is durable.
@@ -48,6 +59,9 @@ pub(super) struct Overlay {
     /// Refresh tokens the batch rotates, and their successors: kept for the grace window once
     /// the batch commits.
     pub(super) rotated: HashMap<Jti, Arc<Successor>>,
+    /// Rotated-out tokens the batch answers with their successor again, and how many times:
+    /// added to their grace entries once the batch commits.
+    pub(super) replays: HashMap<Jti, u32>,
     next_session_no: u64,
     /// Whether the batch persists pending last-seen times (a sweep or a shutdown asked).
     pub(super) flush_seen: bool,
@@ -271,9 +285,13 @@ fn rotation(r: Rotate, cx: &mut Context<'_>) -> (Vec<Event>, RotateOutcome) {
     else {
         return (vec![], RotateOutcome::Rejected);
     };
-    // A second rotation of the same token in this batch: the first one's successor.
-    if let Some(first) = o.rotated.get(&r.old) {
-        return (vec![], RotateOutcome::Retried(Arc::clone(first)));
+    // A second presentation of a token this batch rotates: a replay within the grace window,
+    // counted like any other; with no grace window (or none left), a reuse.
+    if let Some(first) = o.rotated.get(&r.old).cloned() {
+        return match replay(cx.config, o, r.old, 0) {
+            true => (vec![], RotateOutcome::Retried(first)),
+            false => reused(cx.config, o, r.hash),
+        };
     }
     match session.refresh_expiry(&r.old) {
         Some(exp) if exp > now => {
@@ -297,16 +315,42 @@ fn rotation(r: Rotate, cx: &mut Context<'_>) -> (Vec<Event>, RotateOutcome) {
         && rotation.at.plus_millis(grace) >= now
     {
         return match cx.grace.get(&r.old) {
-            Some((_, successor)) => (vec![], RotateOutcome::Retried(Arc::clone(successor))),
+            Some(g) if replay(cx.config, o, r.old, g.replays) => {
+                (vec![], RotateOutcome::Retried(Arc::clone(&g.successor)))
+            }
+            // Its replays are used up: one presentation too many is a reuse.
+            Some(_) => reused(cx.config, o, r.hash),
             // Rotated within the window before a restart: the successor is gone.
             None => (vec![], RotateOutcome::Rejected),
         };
     }
     // A token we signed for this session that is neither live nor just rotated: it was rotated
-    // out earlier. RFC 9700 4.14.2: treat as theft, end the session.
-    if cx.config.reuse_detection && o.revoked.insert(r.hash) {
+    // out earlier.
+    reused(cx.config, o, r.hash)
+}
+
+/// Whether a rotated-out token, already replayed `before` times in earlier batches, may be
+/// answered with its successor once more; if so, the replay is counted in the overlay.
+fn replay(config: &EngineConfig, o: &mut Overlay, old: Jti, before: u32) -> bool {
+    let in_batch = o.replays.entry(old).or_default();
+    let allowed = config.refresh_grace_ms > 0
+        && before.saturating_add(*in_batch) < config.refresh_grace_replays;
+    if allowed {
+        *in_batch += 1;
+    }
+    allowed
+}
+
+/// A rotated-out token presented again outside what the grace window allows. RFC 9700 4.14.2:
+/// treat as theft and end the session (when reuse detection is on), else a plain rejection.
+fn reused(
+    config: &EngineConfig,
+    o: &mut Overlay,
+    session: SessionHash,
+) -> (Vec<Event>, RotateOutcome) {
+    if config.reuse_detection && o.revoked.insert(session) {
         let event = Event::SessionRevoked {
-            session: r.hash,
+            session,
             reason: RevokeReason::ReuseDetected,
         };
         return (vec![event], RotateOutcome::ReuseDetected);

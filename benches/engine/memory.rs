@@ -9,7 +9,7 @@ use hallpass::{AuthMethod, SessionHash};
 use crate::data::{DATASET_SESSIONS, GRACE_MS, session_created, user_signed_up};
 
 /// Prints bytes per session for N = 200,000 (with and without user agent and IP, with 10 and
-/// 1 sessions per user, since the per-user index is a `Vec` per user) and for N = 1,000,000
+/// 1 sessions per user, since the per-user index is a set per user) and for N = 1,000,000
 /// (a hash table's size steps with N, so the figure does too).
 pub(crate) fn memory(_c: &mut Criterion) {
     let n = 200_000;

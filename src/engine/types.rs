@@ -26,6 +26,10 @@ pub struct EngineConfig {
     /// Whether presenting a rotated-out refresh token after the grace window revokes the
     /// session (`HALLPASS_REFRESH_REUSE_DETECTION`, default true).
     pub reuse_detection: bool,
+    /// At most this many live sessions per user (`HALLPASS_MAX_SESSIONS_PER_USER`, default
+    /// 100; 0: no cap): a new session beyond it ends the user's oldest, by an event
+    /// (`SessionRevoked { reason: Evicted }`).
+    pub max_sessions_per_user: usize,
     /// `last_seen_at` is persisted at most once per this many milliseconds per session.
     pub seen_coalesce_ms: i64,
     /// A snapshot is taken (and the log compacted) after this many events.
@@ -44,6 +48,7 @@ impl Default for EngineConfig {
             session_ttl_secs: 1_209_600,
             refresh_grace_ms: 10_000,
             refresh_grace_replays: 32,
+            max_sessions_per_user: 100,
             reuse_detection: true,
             seen_coalesce_ms: 60_000,
             snapshot_every: 200_000,

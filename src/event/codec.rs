@@ -115,9 +115,9 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<(Envelope, usize), DecodeError> {
         needed: (6 + len).saturating_sub(bytes.len()),
     })?;
     match version {
-        // Format 2 only added a variant, so both decode with the same types; a format-1
-        // envelope holding a variant that format 1 did not have was not written by us.
-        1 | 2 => {
+        // Formats 2 and 3 only added variants, so all decode with the same types; an envelope
+        // holding a variant its format did not have was not written by us.
+        1..=3 => {
             let ((seq, at, event), used): ((Seq, Timestamp, Event), usize) =
                 bincode::serde::decode_from_slice(body, config()).map_err(|e| {
                     DecodeError::Invalid {
@@ -275,6 +275,28 @@ mod tests {
             Err(DecodeError::Invalid { .. })
         ));
         assert!(decode_envelope(&bytes).is_ok());
+    }
+
+    /// Format 2 had no `Evicted` reason: such an envelope was not written by us.
+    #[test]
+    fn a_format_2_envelope_cannot_hold_an_eviction() {
+        let envelope = Envelope {
+            version: FORMAT_VERSION,
+            seq: Seq(4),
+            at: Timestamp::from_millis(1_700_000_000_000),
+            event: Event::SessionRevoked {
+                session: SessionHash([1; 32]),
+                reason: RevokeReason::Evicted,
+            },
+        };
+        let mut bytes = Vec::new();
+        encode_envelope(&envelope, &mut bytes).unwrap();
+        assert_eq!(decode_envelope(&bytes).unwrap().0, envelope);
+        bytes[..2].copy_from_slice(&2u16.to_le_bytes());
+        assert!(matches!(
+            decode_envelope(&bytes),
+            Err(DecodeError::Invalid { .. })
+        ));
     }
 
     /// Format 1 had no `SessionCreated` with a method: such an envelope was not written by us.

@@ -29,7 +29,8 @@ use crate::crypto::{self, SessionKey, sha256};
 /// - 2: format 1 plus [`Event::SessionCreated`] carrying the [`AuthMethod`] (the format-1
 ///   variant is [`Event::SessionCreatedV1`], still decoded and folded, never written) and
 ///   [`Event::RefreshTokensExpired`].
-pub const FORMAT_VERSION: u16 = 2;
+/// - 3: format 2 plus [`RevokeReason::Evicted`].
+pub const FORMAT_VERSION: u16 = 3;
 
 /// The most sessions one `SessionsSeen` or `RefreshTokensExpired` event names: about 170 KB
 /// encoded, far below the 1 MiB an event may take. Larger sets are written as several events.
@@ -211,6 +212,9 @@ pub enum RevokeReason {
     Admin,
     /// The user deleted this session from their session list (`DELETE auth/sessions`).
     UserRequest,
+    /// The user had as many sessions as they may, and a new one began: the oldest ended
+    /// (format 3 on).
+    Evicted,
 }
 
 /// A state change, in the past tense.
@@ -309,6 +313,10 @@ impl Event {
     /// The first format version that has this event's variant.
     pub fn since_version(&self) -> u16 {
         match self {
+            Event::SessionRevoked {
+                reason: RevokeReason::Evicted,
+                ..
+            } => 3,
             Event::SessionCreated { .. } | Event::RefreshTokensExpired { .. } => 2,
             _ => 1,
         }

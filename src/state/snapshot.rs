@@ -233,7 +233,7 @@ struct UserIndexes {
     users: super::UserMap<Account>,
     by_email: std::collections::HashMap<String, UserId>,
     by_username: std::collections::HashMap<String, UserId>,
-    by_user: super::UserMap<Vec<SessionHash>>,
+    by_user: super::UserMap<super::UserSessions>,
     max_user: u64,
 }
 
@@ -399,17 +399,20 @@ fn user_indexes(
     for record in records.chunks_exact(RECORD) {
         *sizes.entry(UserId(u64_at(record, 40))).or_default() += 1;
     }
-    let mut by_user: super::UserMap<Vec<SessionHash>> =
+    let mut by_user: super::UserMap<super::UserSessions> =
         super::UserMap::with_capacity_and_hasher(sizes.len(), Default::default());
     for (user, size) in sizes {
-        by_user.insert(user, Vec::with_capacity(size));
+        by_user.insert(
+            user,
+            super::UserSessions::with_capacity_and_hasher(size, Default::default()),
+        );
     }
     for record in records.chunks_exact(RECORD) {
-        if let Some(list) = by_user.get_mut(&UserId(u64_at(record, 40))) {
-            list.push(hash_at(record));
+        if let Some(set) = by_user.get_mut(&UserId(u64_at(record, 40))) {
+            set.insert(hash_at(record));
         }
     }
-    debug_assert_eq!(by_user.values().map(Vec::len).sum::<usize>(), count);
+    debug_assert_eq!(by_user.values().map(|s| s.len()).sum::<usize>(), count);
     indexes.by_user = by_user;
     Ok(indexes)
 }

@@ -7,7 +7,10 @@
 use std::sync::Arc;
 
 use hallpass::testing::{ManualClock, State};
-use hallpass::{Durability, Engine, EngineConfig, Jti, RevokeReason, SessionMeta, SledStore};
+use hallpass::{
+    Durability, Engine, EngineConfig, EventStore, Jti, MemStore, RevokeReason, SessionMeta,
+    SledStore,
+};
 
 use crate::util::{T0, user};
 
@@ -16,6 +19,8 @@ fn open_sled(dir: &std::path::Path, clock: &ManualClock) -> Engine {
     let config = EngineConfig {
         snapshot_every: u64::MAX,
         snapshot_on_close: false,
+        // One user holds all of them: no cap on sessions per user here.
+        max_sessions_per_user: 0,
         ..EngineConfig::default()
     };
     let store = SledStore::open(dir, Durability::None).unwrap();
@@ -92,4 +97,69 @@ fn reopen_equal(engine: Engine, dir: &std::path::Path, clock: &ManualClock) -> E
         assert_eq!(state.first_difference(&live), None);
     });
     reopened
+}
+
+/// Regression: a user could hold any number of sessions, and ending one scanned the user's
+/// list under the write lock (ending n sessions cost O(n^2)). With a cap, a new session ends
+/// the oldest by an event that says why.
+#[test]
+fn a_new_session_beyond_the_cap_ends_the_oldest() {
+    let store = MemStore::new();
+    let config = EngineConfig {
+        max_sessions_per_user: 3,
+        ..EngineConfig::default()
+    };
+    let clock = ManualClock::new(T0);
+    let (engine, _) = crate::util::open(store.clone(), &clock, config);
+    let (ann, bob) = (user(&engine, 1), user(&engine, 2));
+    let bobs = engine
+        .create_session(bob, SessionMeta::default(), None)
+        .unwrap();
+    let keys: Vec<_> = (0..5)
+        .map(|_| {
+            engine
+                .create_session(ann, SessionMeta::default(), None)
+                .unwrap()
+                .key
+        })
+        .collect();
+    let live: Vec<bool> = keys
+        .iter()
+        .map(|k| engine.lookup(k.expose()).is_some())
+        .collect();
+    assert_eq!(
+        live,
+        [false, false, true, true, true],
+        "the two oldest ended"
+    );
+    assert!(
+        engine.lookup(bobs.key.expose()).is_some(),
+        "another user's untouched"
+    );
+    assert_eq!(engine.user_sessions(ann).len(), 3);
+    // Concurrent logins in one batch keep the cap too.
+    std::thread::scope(|scope| {
+        for _ in 0..16 {
+            scope.spawn(|| {
+                engine
+                    .create_session(ann, SessionMeta::default(), None)
+                    .unwrap()
+            });
+        }
+    });
+    assert_eq!(engine.user_sessions(ann).len(), 3);
+    // Each ended session has its own event, reason Evicted.
+    let mut evicted = 0;
+    store
+        .read_after(hallpass::Seq(0), &mut |_, bytes| {
+            for envelope in hallpass::testing::decode_record(bytes).unwrap() {
+                if let hallpass::testing::Event::SessionRevoked { reason, .. } = envelope.event {
+                    assert_eq!(reason, RevokeReason::Evicted);
+                    evicted += 1;
+                }
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(evicted, 2 + 16);
 }

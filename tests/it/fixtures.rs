@@ -177,6 +177,18 @@ fn cases(version: u16) -> Vec<(&'static str, Envelope)> {
             ),
         ),
     ];
+    if version >= 3 {
+        cases.push((
+            "revoked_evicted",
+            env(
+                15,
+                Event::SessionRevoked {
+                    session,
+                    reason: RevokeReason::Evicted,
+                },
+            ),
+        ));
+    }
     if version >= 2 {
         cases.push((
             "refresh_tokens_expired",

@@ -53,7 +53,8 @@ pub(super) struct Overlay {
     users: HashSet<UserId>,
     /// The next user id (set from the state when the batch starts).
     pub(super) next_user: u64,
-    created: HashMap<SessionHash, UserId>,
+    /// Sessions the batch creates: their user and number.
+    created: HashMap<SessionHash, (UserId, u64)>,
     /// Sessions the batch ends.
     pub(super) revoked: HashSet<SessionHash>,
     /// Refresh tokens the batch rotates, and their successors: kept for the grace window once
@@ -158,9 +159,10 @@ impl Plan for CreateSession {
         if state.session(&hash, now).is_some() || o.created.contains_key(&hash) {
             return (vec![], Ok(Created::KeyCollision));
         }
-        o.created.insert(hash, user);
         let no = state.next_session_no() + o.next_session_no;
         o.next_session_no += 1;
+        let mut events = evict_for(cx.config.max_sessions_per_user, user, state, o, now);
+        o.created.insert(hash, (user, no));
         let expires_at = now.plus_secs(cx.config.session_ttl_secs);
         let info = SessionInfo {
             hash,
@@ -182,8 +184,49 @@ impl Plan for CreateSession {
             refresh: self.refresh,
             method: self.method,
         };
-        (vec![event], Ok(Created::Session(info)))
+        events.push(event);
+        (events, Ok(Created::Session(info)))
     }
+}
+
+/// With a cap of `max` sessions per user, the events that end `user`'s oldest live sessions so
+/// that one more fits (none when `max` is 0, no cap). Sessions earlier commands of the batch
+/// create count, and are the newest.
+fn evict_for(
+    max: usize,
+    user: UserId,
+    state: &State,
+    o: &mut Overlay,
+    now: Timestamp,
+) -> Vec<Event> {
+    if max == 0 {
+        return vec![];
+    }
+    let mut live: Vec<(u64, SessionHash)> = state
+        .user_sessions(user, now)
+        .into_iter()
+        .map(|(h, s)| (s.no, h))
+        .chain(
+            o.created
+                .iter()
+                .filter(|(_, (u, _))| *u == user)
+                .map(|(h, (_, no))| (*no, *h)),
+        )
+        .filter(|(_, h)| !o.revoked.contains(h))
+        .collect();
+    if live.len() < max {
+        return vec![];
+    }
+    live.sort_unstable();
+    let excess = live.len() + 1 - max;
+    live.into_iter()
+        .take(excess)
+        .filter(|(_, h)| o.revoked.insert(*h))
+        .map(|(_, session)| Event::SessionRevoked {
+            session,
+            reason: RevokeReason::Evicted,
+        })
+        .collect()
 }
 
 impl Plan for Revoke {
@@ -215,7 +258,7 @@ impl Plan for RevokeUser {
         targets.extend(
             o.created
                 .iter()
-                .filter(|(_, u)| **u == user)
+                .filter(|(_, (u, _))| *u == user)
                 .map(|(h, _)| *h),
         );
         let events: Vec<Event> = targets

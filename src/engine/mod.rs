@@ -45,6 +45,10 @@ use writer::Writer;
 /// randomness is broken (a collision of 165-bit keys is one chance in 2^165).
 const KEY_ATTEMPTS: usize = 8;
 
+/// The longest session key worth hashing when presented: ours are 32 characters, and other
+/// allauth setups' at most 64 (what the `sid` cipher accepts too).
+const MAX_PRESENTED_KEY_BYTES: usize = 64;
+
 /// The longest password hash a user may carry: every PHC string of Django's and our hashers is
 /// far shorter, and the bound keeps a sign-up event small.
 const MAX_PASSWORD_HASH_BYTES: usize = 1024;
@@ -233,8 +237,12 @@ impl Engine {
         panic!("{KEY_ATTEMPTS} fresh session keys collided: the OS randomness is broken");
     }
 
-    /// The live session behind a presented session key, if any. Never touches disk.
+    /// The live session behind a presented session key, if any. Never touches disk. A key
+    /// longer than any session key (64 bytes) finds nothing without being hashed.
     pub fn lookup(&self, key: &str) -> Option<SessionInfo> {
+        if key.len() > MAX_PRESENTED_KEY_BYTES {
+            return None;
+        }
         self.lookup_hash(&SessionHash::of_presented(key))
     }
 
@@ -291,6 +299,9 @@ impl Engine {
     ///
     /// Storage errors.
     pub fn revoke(&self, key: &str, reason: RevokeReason) -> Result<bool, EngineError> {
+        if key.len() > MAX_PRESENTED_KEY_BYTES {
+            return Ok(false);
+        }
         self.revoke_hash(&SessionHash::of_presented(key), reason)
     }
 

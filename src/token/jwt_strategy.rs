@@ -212,12 +212,24 @@ impl JwtTokenStrategy {
     }
 
     /// Verifies a refresh token with the refresh codec, or the access-token keys.
-    fn verify_refresh(&self, token: &str, now: i64) -> Result<Claims, JwtError> {
+    ///
+    /// A token the refresh codec refuses is tried with the access-token keys, which signed every
+    /// refresh token issued before the refresh codec was set: the refusal is a wrong algorithm
+    /// when the two differ, but a bad signature when both are HMAC. The refresh codec's answer
+    /// is the one reported when neither accepts.
+    ///
+    /// # Errors
+    ///
+    /// [`JwtError`] naming why the token is not a valid refresh token.
+    pub fn verify_refresh_token(&self, token: &str, now: i64) -> Result<Claims, JwtError> {
         match &self.refresh_codec {
-            Some(refresh) => match refresh.verify(token, TokenUse::Refresh, now) {
-                Err(JwtError::WrongAlgorithm) => self.codec.verify(token, TokenUse::Refresh, now),
-                verified => verified,
-            },
+            Some(refresh) => refresh
+                .verify(token, TokenUse::Refresh, now)
+                .or_else(|first| {
+                    self.codec
+                        .verify(token, TokenUse::Refresh, now)
+                        .map_err(|_| first)
+                }),
             None => self.codec.verify(token, TokenUse::Refresh, now),
         }
     }
@@ -266,7 +278,7 @@ impl TokenStrategy for JwtTokenStrategy {
     ) -> Result<Refreshed, RefreshError> {
         let now = engine.now();
         let claims = self
-            .verify_refresh(refresh_token, now.as_secs())
+            .verify_refresh_token(refresh_token, now.as_secs())
             .map_err(|_| RefreshError::Invalid)?;
         let key = self.sid.decrypt(&claims.sid).ok_or(RefreshError::Invalid)?;
         let hash = SessionHash::of_presented(&key);

@@ -557,3 +557,18 @@ fn sweep_writes_one_event_per_pruned_session() {
     assert_eq!(store.record_count(), before + 1);
     assert!(engine.lookup(long.key.expose()).is_some());
 }
+
+/// A presented key longer than any session key finds nothing and ends nothing, unhashed.
+#[test]
+fn oversized_keys_find_no_session() {
+    let (engine, _, _) = mem_engine(EngineConfig::default());
+    let u = user(&engine, 1);
+    let s = engine
+        .create_session(u, SessionMeta::default(), None)
+        .unwrap();
+    let long = format!("{}{}", s.key.expose(), "x".repeat(10_000));
+    assert!(engine.lookup(&long).is_none());
+    assert!(!engine.revoke(&long, RevokeReason::Logout).unwrap());
+    assert!(engine.lookup(s.key.expose()).is_some());
+}
+

@@ -486,6 +486,31 @@ fn alg(token: &str) -> String {
     header["alg"].as_str().unwrap().to_owned()
 }
 
+/// Regression: with HMAC access tokens and an HMAC refresh codec, a refresh token signed before
+/// the switch failed the refresh codec with a bad signature (not a wrong algorithm), and was
+/// refused instead of being checked against the access-token key it was signed with.
+#[test]
+fn hmac_refresh_tokens_from_before_the_switch_still_refresh() {
+    let (engine, _, _) = mem_engine(EngineConfig::default());
+    let before = jwt(JwtSettings::default());
+    let (_, old) = login(&engine, &before);
+    let hmac = JwtCodec::new(KeySet::from_secret(Algorithm::HS256, b"refresh key").unwrap());
+    let after = jwt(JwtSettings::default()).with_refresh_codec(hmac);
+    let rotated = after
+        .refresh_token(&engine, old.refresh_token.as_deref().unwrap())
+        .unwrap();
+    // The new refresh token is the refresh codec's: the access-token key does not verify it.
+    assert!(matches!(
+        before.refresh_token(&engine, rotated.refresh_token.as_deref().unwrap()),
+        Err(RefreshError::Invalid)
+    ));
+    assert!(
+        after
+            .refresh_token(&engine, rotated.refresh_token.as_deref().unwrap())
+            .is_ok()
+    );
+}
+
 /// `HALLPASS_JWT_REFRESH_ALGORITHM`: refresh tokens signed with an HMAC key while access tokens
 /// stay RS256. Tokens signed before the switch still refresh; neither kind passes for the other.
 #[test]

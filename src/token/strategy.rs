@@ -46,8 +46,8 @@ pub struct Authenticated {
     pub claims: Option<Claims>,
 }
 
-/// The tokens minted when a user authenticates (sign-up or login).
-#[derive(Debug)]
+/// The tokens minted when a user authenticates (sign-up or login). `Debug` shows which tokens
+/// there are, never the tokens.
 pub struct Issued {
     /// The new session.
     pub session: SessionInfo,
@@ -59,13 +59,38 @@ pub struct Issued {
     pub refresh_token: Option<String>,
 }
 
-/// The result of a successful refresh.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The result of a successful refresh. `Debug` shows which tokens there are, never the tokens.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Refreshed {
     /// The new access token.
     pub access_token: String,
     /// The new refresh token, when rotation is on.
     pub refresh_token: Option<String>,
+}
+
+impl std::fmt::Debug for Issued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Issued")
+            .field("session", &self.session)
+            .field("session_token", &self.session_token)
+            .field("access_token", &redacted(&self.access_token))
+            .field("refresh_token", &redacted(&self.refresh_token))
+            .finish()
+    }
+}
+
+impl std::fmt::Debug for Refreshed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Refreshed")
+            .field("access_token", &"<redacted>")
+            .field("refresh_token", &redacted(&self.refresh_token))
+            .finish()
+    }
+}
+
+/// `Some("<redacted>")` for a token that is there.
+fn redacted(token: &Option<String>) -> Option<&'static str> {
+    token.as_ref().map(|_| "<redacted>")
 }
 
 /// Why a session's tokens could not be issued.

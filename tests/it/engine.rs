@@ -571,4 +571,3 @@ fn oversized_keys_find_no_session() {
     assert!(!engine.revoke(&long, RevokeReason::Logout).unwrap());
     assert!(engine.lookup(s.key.expose()).is_some());
 }
-

@@ -560,3 +560,28 @@ fn refresh_tokens_can_be_signed_apart_from_access_tokens() {
         Resolved::Anonymous
     );
 }
+
+/// Tokens never show in `Debug` output (logs, panics, error chains).
+#[test]
+fn issued_and_refreshed_tokens_are_redacted_in_debug() {
+    let (engine, _, _) = mem_engine(EngineConfig::default());
+    let strategy = jwt(JwtSettings::default());
+    let (_, issued) = login(&engine, &strategy);
+    let shown = format!("{issued:?}");
+    for secret in [
+        issued.session_token.expose(),
+        issued.access_token.as_deref().unwrap(),
+        issued.refresh_token.as_deref().unwrap(),
+    ] {
+        assert!(!shown.contains(secret), "{shown}");
+    }
+    let refreshed = strategy
+        .refresh_token(&engine, issued.refresh_token.as_deref().unwrap())
+        .unwrap();
+    let shown = format!("{refreshed:?}");
+    assert!(!shown.contains(&refreshed.access_token), "{shown}");
+    assert!(
+        !shown.contains(refreshed.refresh_token.as_deref().unwrap()),
+        "{shown}"
+    );
+}

@@ -122,8 +122,13 @@ impl SledStore {
             }
             false => dir,
         };
-        fs::create_dir_all(dir).map_err(|e| StoreError::io("create data directory", e))?;
+        private_dir(dir)?;
+        private_dir(&dir.join("log"))?;
         let db = open_sled(&dir.join("log"))?;
+        // sled creates its files with the process umask; they hold e-mails and password hashes.
+        for name in ["conf", "db"] {
+            private_file(&dir.join("log").join(name))?;
+        }
         let records = db
             .open_tree("records")
             .map_err(|e| StoreError::io("open tree", e))?;
@@ -350,7 +355,11 @@ fn sync_db(
 fn write_snapshot(dir: &Path, snapshot: &Snapshot) -> Result<(), StoreError> {
     let tmp = dir.join("snapshot.tmp");
     let io = |e| StoreError::io("write snapshot", e);
-    let mut file = File::create(&tmp).map_err(io)?;
+    let mut options = OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&tmp).map_err(io)?;
     let mut header = Vec::with_capacity(28);
     header.extend_from_slice(SNAPSHOT_MAGIC);
     header.extend_from_slice(&snapshot.seq.0.to_le_bytes());
@@ -410,6 +419,51 @@ fn open_sled(path: &Path) -> Result<sled::Db, StoreError> {
     }
 }
 
+/// Creates `dir` if missing, readable by the owner only (0700 on Unix): the log and snapshots
+/// hold e-mail addresses and password hashes. A directory that exists keeps its mode (it may be
+/// one the operator chose), with a warning when others can read it.
+fn private_dir(dir: &Path) -> Result<(), StoreError> {
+    let io = |e| StoreError::io("create data directory", e);
+    if dir.is_dir() {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir).map_err(io)?.permissions().mode();
+            if mode & 0o077 != 0 {
+                tracing::warn!(
+                    dir = %dir.display(),
+                    mode = format_args!("{:o}", mode & 0o777),
+                    "the data directory is readable by others; it holds e-mail addresses and \
+                     password hashes (chmod 700 it)"
+                );
+            }
+        }
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir).map_err(io)
+}
+
+/// Narrows `file`, if it exists, to its owner (0600 on Unix).
+fn private_file(file: &Path) -> Result<(), StoreError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        match fs::set_permissions(file, fs::Permissions::from_mode(0o600)) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(StoreError::io("restrict file permissions", e));
+            }
+            _ => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = file;
+    Ok(())
+}
+
 fn sync_dir(dir: &Path) -> Result<(), StoreError> {
     File::open(dir)
         .and_then(|d| d.sync_all())
@@ -458,5 +512,28 @@ mod tests {
             })
             .unwrap();
         assert_eq!(read, 3);
+    }
+
+    /// The data directory and the files in it are the owner's alone: they hold e-mail
+    /// addresses and password hashes.
+    #[cfg(unix)]
+    #[test]
+    fn the_data_directory_is_private() {
+        use std::os::unix::fs::PermissionsExt;
+        let parent = tempfile::tempdir().unwrap();
+        let dir = parent.path().join("data");
+        let mut store = SledStore::open(&dir, Durability::Fsync).unwrap();
+        store
+            .save_snapshot(&Snapshot {
+                seq: Seq(0),
+                bytes: vec![1, 2, 3],
+            })
+            .unwrap();
+        let mode = |p: &Path| fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        assert_eq!(mode(&dir.join("log")), 0o700);
+        for file in ["log/db", "log/conf", "snapshot.bin"] {
+            assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
+        }
     }
 }

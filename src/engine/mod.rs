@@ -106,6 +106,9 @@ impl Engine {
     /// A record at the tail that fails its checksum (a write torn by a crash) is dropped with a
     /// warning naming its position. A bad record anywhere else refuses to open.
     ///
+    /// A panic on the writer thread (a bug) aborts the process: the log is the truth, and a
+    /// restart recovers from it, where a live process could only refuse every write.
+    ///
     /// # Errors
     ///
     /// [`OpenError`] on I/O failure, a corrupt record before the tail, or a corrupt snapshot.
@@ -128,7 +131,16 @@ impl Engine {
         );
         let handle = std::thread::Builder::new()
             .name("hallpass-writer".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || {
+                // A panic here is a bug with the state half-applied or a batch half-answered:
+                // serving on would answer every write with 503 forever. End the process, so a
+                // supervisor restarts it and recovery rebuilds the state from the log.
+                let run = std::panic::AssertUnwindSafe(|| writer.run(rx));
+                if std::panic::catch_unwind(run).is_err() {
+                    tracing::error!("the engine's writer panicked; aborting the process");
+                    std::process::abort();
+                }
+            })
             .map_err(OpenError::Thread)?;
         let shared = Shared {
             state,

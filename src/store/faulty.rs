@@ -16,6 +16,7 @@ pub struct FaultPlan {
     appends_until_fault: Arc<AtomicI64>,
     syncs_until_fault: Arc<AtomicI64>,
     disk_full: Arc<AtomicBool>,
+    panic_on_append: Arc<AtomicBool>,
 }
 
 impl Default for FaultPlan {
@@ -24,6 +25,7 @@ impl Default for FaultPlan {
             appends_until_fault: Arc::new(AtomicI64::new(-1)),
             syncs_until_fault: Arc::new(AtomicI64::new(-1)),
             disk_full: Arc::new(AtomicBool::new(false)),
+            panic_on_append: Arc::new(AtomicBool::new(false)),
         }
     }
 }
@@ -47,6 +49,11 @@ impl FaultPlan {
     /// Every write fails (as on a full disk) until [`FaultPlan::clear`].
     pub fn set_disk_full(&self, full: bool) {
         self.disk_full.store(full, Ordering::SeqCst);
+    }
+
+    /// The next append panics (a bug in a store, on the writer thread).
+    pub fn panic_on_append(&self) {
+        self.panic_on_append.store(true, Ordering::SeqCst);
     }
 
     /// Stops all injected failures.
@@ -93,6 +100,10 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
         expected_last: Seq,
         record: &[u8],
     ) -> Result<(), StoreError> {
+        #[expect(clippy::panic, reason = "an injected bug, for the writer-panic test")]
+        if self.plan.panic_on_append.swap(false, Ordering::SeqCst) {
+            panic!("injected panic in append");
+        }
         self.plan.check(&self.plan.appends_until_fault, "append")?;
         self.inner.append(first, last, expected_last, record)
     }

@@ -92,3 +92,44 @@ fn faults_on_sled_store() {
         Box::new(SledStore::open(&path, Durability::Fsync).unwrap())
     });
 }
+
+/// The child half of [`a_writer_panic_aborts_the_process`]: runs only when re-executed with
+/// `HALLPASS_TEST_WRITER_PANIC` set.
+#[test]
+fn writer_panic_child() {
+    if std::env::var_os("HALLPASS_TEST_WRITER_PANIC").is_none() {
+        return;
+    }
+    let plan = FaultPlan::new();
+    let clock = ManualClock::new(T0);
+    let (engine, _) = open(
+        FaultyStore::new(MemStore::new(), plan.clone()),
+        &clock,
+        EngineConfig::default(),
+    );
+    plan.panic_on_append();
+    let _ = engine.sign_up("a@example.com", "a", PasswordHash::unusable());
+    // The caller sees the writer gone at once; the abort follows on the writer thread. Still
+    // running after five seconds means the process survived a writer panic.
+    std::thread::sleep(std::time::Duration::from_secs(5));
+    std::process::exit(3);
+}
+
+#[test]
+#[cfg(unix)]
+fn a_writer_panic_aborts_the_process() {
+    use std::os::unix::process::ExitStatusExt;
+    let exe = std::env::current_exe().expect("test binary path");
+    let out = std::process::Command::new(exe)
+        .args(["--exact", "faults::writer_panic_child", "--nocapture"])
+        .env("HALLPASS_TEST_WRITER_PANIC", "1")
+        .output()
+        .expect("re-run the test binary");
+    assert_eq!(
+        out.status.signal(),
+        Some(6),
+        "the child ends by SIGABRT, not {:?}; stderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -41,4 +41,7 @@ pub enum Error {
     /// A password could not be hashed.
     #[error(transparent)]
     Password(#[from] PasswordError),
+    /// I/O outside the store: a data directory, a key file.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
 }

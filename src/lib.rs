@@ -57,7 +57,7 @@ mod web;
 pub mod testing;
 
 pub use accounts::{
-    EmailError, MAX_EMAIL_CHARS, MAX_PASSWORD_BYTES, PasswordError, PasswordProblem,
+    EmailError, MAX_EMAIL_CHARS, MAX_PASSWORD_BYTES, PasswordError, PasswordProblem, UserAttribute,
     UserAttributes, authenticate, hash_password, normalize_email, username_base, validate_password,
     verify_password,
 };

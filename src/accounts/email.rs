@@ -18,10 +18,7 @@ use crate::engine::{FALLBACK_USERNAME, MAX_USERNAME_CHARS, truncate_chars};
 /// column size of its `EmailAddress.email`).
 pub const MAX_EMAIL_CHARS: usize = 254;
 
-/// Why an address was refused.
-///
-/// [`EmailError::code`] and [`EmailError::message`] give the wire error allauth sends for the
-/// same input (`param: "email"`).
+/// Why an address was refused. The web layer words it as allauth does (`web/errors.rs`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EmailError {
@@ -37,24 +34,6 @@ pub enum EmailError {
     /// Not an address Django's `EmailValidator` accepts (or not ASCII).
     #[error("not a valid email address")]
     Invalid,
-}
-
-impl EmailError {
-    /// The wire error code: `required` for [`EmailError::Empty`], else `invalid`.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Self::Empty => "required",
-            Self::TooLong { .. } | Self::Invalid => "invalid",
-        }
-    }
-
-    /// The wire error message, verbatim from Django.
-    pub fn message(&self) -> &'static str {
-        match self {
-            Self::Empty => "This field is required.",
-            Self::TooLong { .. } | Self::Invalid => "Enter a valid email address.",
-        }
-    }
 }
 
 /// Validates `raw` like Django's `forms.EmailField` and returns it trimmed and lower-cased.
@@ -322,22 +301,6 @@ mod tests {
             normalize_email(&over),
             Err(EmailError::TooLong { len: 255 })
         );
-    }
-
-    #[test]
-    fn wire_codes_and_messages() {
-        assert_eq!(EmailError::Invalid.code(), "invalid");
-        assert_eq!(
-            EmailError::Invalid.message(),
-            "Enter a valid email address."
-        );
-        assert_eq!(EmailError::TooLong { len: 300 }.code(), "invalid");
-        assert_eq!(
-            EmailError::TooLong { len: 300 }.message(),
-            "Enter a valid email address."
-        );
-        assert_eq!(EmailError::Empty.code(), "required");
-        assert_eq!(EmailError::Empty.message(), "This field is required.");
     }
 
     /// Expected values from allauth 65.22.1's `_generate_unique_username_base([email])`.

@@ -10,4 +10,4 @@ pub use email::{EmailError, MAX_EMAIL_CHARS, normalize_email, username_base};
 pub use password::{
     MAX_PASSWORD_BYTES, PasswordError, authenticate, hash_password, verify_password,
 };
-pub use validators::{PasswordProblem, UserAttributes, validate_password};
+pub use validators::{PasswordProblem, UserAttribute, UserAttributes, validate_password};

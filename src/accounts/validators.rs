@@ -1,8 +1,8 @@
-//! Django's four default password validators, ported to give the same codes and messages.
+//! Django's four default password validators, ported to fail on exactly the same passwords.
 //!
-//! Signup runs [`validate_password`] before hashing; each failed validator becomes one
-//! `{code, message, param: "password"}` entry in the error envelope, exactly as allauth reports
-//! Django's `ValidationError`s. The validators run in the order of Django's `startproject`
+//! Signup runs [`validate_password`] before hashing; each failed validator is one
+//! [`PasswordProblem`], which the web layer words as one `{code, message, param: "password"}`
+//! entry in the error envelope, exactly as allauth reports Django's `ValidationError`s. The validators run in the order of Django's `startproject`
 //! `AUTH_PASSWORD_VALIDATORS`, which is the configuration the wire contract was observed with
 //! (allauth's own test settings configure no validators):
 //!
@@ -39,17 +39,36 @@ pub struct UserAttributes<'a> {
     pub last_name: Option<&'a str>,
 }
 
-/// One failed validator: Django's error code and its English message, verbatim.
-///
-/// Invariant: `code` is one of `password_too_similar`, `password_too_short`,
-/// `password_too_common` or `password_entirely_numeric`, and `message` is the text Django
-/// produces for it. The message never contains the password.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PasswordProblem {
-    /// Stable machine-readable code, e.g. `password_too_short`.
-    pub code: &'static str,
-    /// Human-readable English message, e.g. "This password is too common.".
-    pub message: String,
+/// One failed validator, as Django's four default validators fail. The web layer words each
+/// as Django does (`web/errors.rs`); none carries the password.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PasswordProblem {
+    /// `password_too_similar`: too close to one of the user's attributes.
+    TooSimilar(UserAttribute),
+    /// `password_too_short`: fewer code points than `min_length`.
+    TooShort {
+        /// The minimum length, in code points.
+        min_length: usize,
+    },
+    /// `password_too_common`: in Django's list of common passwords.
+    TooCommon,
+    /// `password_entirely_numeric`: nothing but digits.
+    EntirelyNumeric,
+}
+
+/// A user attribute a password can be too similar to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum UserAttribute {
+    /// The username.
+    Username,
+    /// The first name.
+    FirstName,
+    /// The last name.
+    LastName,
+    /// The e-mail address.
+    Email,
 }
 
 /// Runs Django's four default validators on `password` and returns one problem per failure.
@@ -59,45 +78,35 @@ pub struct PasswordProblem {
 /// most one problem, as Django's do.
 pub fn validate_password(password: &str, attrs: &UserAttributes<'_>) -> Vec<PasswordProblem> {
     let mut problems = Vec::new();
-    if let Some(verbose_name) = too_similar(password, attrs) {
-        problems.push(PasswordProblem {
-            code: "password_too_similar",
-            message: format!("The password is too similar to the {verbose_name}."),
-        });
+    if let Some(attribute) = too_similar(password, attrs) {
+        problems.push(PasswordProblem::TooSimilar(attribute));
     }
     if password.chars().count() < MIN_LENGTH {
-        problems.push(PasswordProblem {
-            code: "password_too_short",
-            message: too_short_message(MIN_LENGTH),
+        problems.push(PasswordProblem::TooShort {
+            min_length: MIN_LENGTH,
         });
     }
     if is_common(password) {
-        problems.push(PasswordProblem {
-            code: "password_too_common",
-            message: "This password is too common.".to_owned(),
-        });
+        problems.push(PasswordProblem::TooCommon);
     }
     if pychar::is_all_digits(password) {
-        problems.push(PasswordProblem {
-            code: "password_entirely_numeric",
-            message: "This password is entirely numeric.".to_owned(),
-        });
+        problems.push(PasswordProblem::EntirelyNumeric);
     }
     problems
 }
 
-/// `UserAttributeSimilarityValidator.validate`: the verbose name of the first attribute the
-/// password is too similar to, if any.
-fn too_similar(password: &str, attrs: &UserAttributes<'_>) -> Option<&'static str> {
+/// `UserAttributeSimilarityValidator.validate`: the first attribute the password is too
+/// similar to, if any.
+fn too_similar(password: &str, attrs: &UserAttributes<'_>) -> Option<UserAttribute> {
     let password = Zeroizing::new(password.to_lowercase());
-    // Django's DEFAULT_USER_ATTRIBUTES order, with the User model's verbose names.
+    // Django's DEFAULT_USER_ATTRIBUTES order.
     let attributes = [
-        (attrs.username, "username"),
-        (attrs.first_name, "first name"),
-        (attrs.last_name, "last name"),
-        (attrs.email, "email address"),
+        (attrs.username, UserAttribute::Username),
+        (attrs.first_name, UserAttribute::FirstName),
+        (attrs.last_name, UserAttribute::LastName),
+        (attrs.email, UserAttribute::Email),
     ];
-    for (value, verbose_name) in attributes {
+    for (value, attribute) in attributes {
         let Some(value) = value.filter(|v| !v.is_empty()) else {
             continue;
         };
@@ -109,7 +118,7 @@ fn too_similar(password: &str, attrs: &UserAttributes<'_>) -> Option<&'static st
                 continue;
             }
             if quick_ratio(&password, part) >= MAX_SIMILARITY {
-                return Some(verbose_name);
+                return Some(attribute);
             }
         }
     }
@@ -153,16 +162,6 @@ fn quick_ratio(a: &str, b: &str) -> f64 {
     2.0 * matches as f64 / total as f64
 }
 
-/// `MinimumLengthValidator.get_error_message` with Django's English pluralization.
-fn too_short_message(min_length: usize) -> String {
-    let noun = if min_length == 1 {
-        "character"
-    } else {
-        "characters"
-    };
-    format!("This password is too short. It must contain at least {min_length} {noun}.")
-}
-
 /// `CommonPasswordValidator.validate`: the lower-cased, stripped password is in the list.
 fn is_common(password: &str) -> bool {
     let lowered = Zeroizing::new(password.to_lowercase());
@@ -190,17 +189,20 @@ const COMMON_PASSWORDS: &str = include_str!("common-passwords.txt");
 mod tests {
     use super::*;
 
-    fn problems(password: &str, attrs: UserAttributes<'_>) -> Vec<(&'static str, String)> {
+    fn problems(password: &str, attrs: UserAttributes<'_>) -> Vec<PasswordProblem> {
         validate_password(password, &attrs)
-            .into_iter()
-            .map(|p| (p.code, p.message))
-            .collect()
     }
 
+    /// Django's code for each problem, to compare with Django's output.
     fn codes(password: &str, attrs: UserAttributes<'_>) -> Vec<&'static str> {
         validate_password(password, &attrs)
             .into_iter()
-            .map(|p| p.code)
+            .map(|p| match p {
+                PasswordProblem::TooSimilar(_) => "password_too_similar",
+                PasswordProblem::TooShort { .. } => "password_too_short",
+                PasswordProblem::TooCommon => "password_too_common",
+                PasswordProblem::EntirelyNumeric => "password_entirely_numeric",
+            })
             .collect()
     }
 
@@ -238,10 +240,7 @@ mod tests {
     fn minimum_length_hit_and_miss() {
         assert_eq!(
             problems("Zq9#kQ!", NONE),
-            [(
-                "password_too_short",
-                "This password is too short. It must contain at least 8 characters.".to_owned()
-            )]
+            [PasswordProblem::TooShort { min_length: 8 }]
         );
         assert!(codes("Zq9#kQ!v", NONE).is_empty());
         // Django counts code points, not bytes.
@@ -250,26 +249,8 @@ mod tests {
     }
 
     #[test]
-    fn minimum_length_message_pluralizes() {
-        assert_eq!(
-            too_short_message(1),
-            "This password is too short. It must contain at least 1 character."
-        );
-        assert_eq!(
-            too_short_message(8),
-            "This password is too short. It must contain at least 8 characters."
-        );
-    }
-
-    #[test]
     fn common_hit_and_miss() {
-        assert_eq!(
-            problems("password", NONE),
-            [(
-                "password_too_common",
-                "This password is too common.".to_owned()
-            )]
-        );
+        assert_eq!(problems("password", NONE), [PasswordProblem::TooCommon]);
         // Lower-cased and stripped (Python whitespace, including U+001C..U+001F) first.
         assert_eq!(codes("  PassWord ", NONE), ["password_too_common"]);
         assert_eq!(codes("\u{1c}password\u{1f}", NONE), ["password_too_common"]);
@@ -288,10 +269,7 @@ mod tests {
     fn numeric_hit_and_miss() {
         assert_eq!(
             problems("90210357164", NONE),
-            [(
-                "password_entirely_numeric",
-                "This password is entirely numeric.".to_owned()
-            )]
+            [PasswordProblem::EntirelyNumeric]
         );
         assert!(codes("9021035716a", NONE).is_empty());
         // Python's isdigit: other scripts' digits and superscripts count, fractions do not.
@@ -303,14 +281,11 @@ mod tests {
     fn similarity_hit_and_miss() {
         assert_eq!(
             problems("examplecom", with("email", "john.doe@example.com")),
-            [(
-                "password_too_similar",
-                "The password is too similar to the email address.".to_owned()
-            )]
+            [PasswordProblem::TooSimilar(UserAttribute::Email)]
         );
         assert_eq!(
-            problems("testclient", with("username", "testclient"))[0].1,
-            "The password is too similar to the username."
+            problems("testclient", with("username", "testclient")),
+            [PasswordProblem::TooSimilar(UserAttribute::Username)]
         );
         assert!(codes("jdoe1234", with("username", "jdoe")).is_empty());
         assert!(codes("examplecom", NONE).is_empty());
@@ -325,8 +300,8 @@ mod tests {
             last_name: Some("Plugh"),
         };
         assert_eq!(
-            problems("plugh123", attrs)[0].1,
-            "The password is too similar to the first name."
+            problems("plugh123", attrs)[0],
+            PasswordProblem::TooSimilar(UserAttribute::FirstName)
         );
     }
 

@@ -223,11 +223,11 @@ pub fn engine_ops(data: &[u8]) {
 /// `DELETE auth/sessions`: never panics, and every rejection is a 4xx envelope whose body
 /// carries `errors` or nothing besides `status`.
 pub fn http_body(data: &[u8]) {
-    use crate::web::dto;
+    use crate::web::input;
     let rejections = [
-        dto::credentials(data).err(),
-        dto::refresh_token(data).err(),
-        dto::session_ids(data).err(),
+        input::credentials(data).err(),
+        input::refresh_token(data).err(),
+        input::session_ids(data).err(),
     ];
     for error in rejections.into_iter().flatten() {
         let reply = error.reply();
@@ -236,8 +236,9 @@ pub fn http_body(data: &[u8]) {
             "input caused {}",
             reply.status
         );
+        let members = reply.envelope_members();
         assert!(
-            reply.body.is_empty() || reply.body.get("errors").is_some_and(|e| e.is_array()),
+            members.is_some_and(|m| m.is_empty() || m.get("errors").is_some_and(|e| e.is_array())),
             "not an envelope: {:?}",
             reply.body
         );

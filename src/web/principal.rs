@@ -17,11 +17,10 @@ use warp::{Filter, Rejection};
 use crate::clock::Timestamp;
 use crate::engine::SessionInfo;
 use crate::event::UserId;
-use crate::token::jwt::Claims;
-use crate::token::strategy::{Resolved, resolve};
-use crate::web::App;
-use crate::web::auth::credentials;
-use crate::web::reply::ApiError;
+use crate::token::{Claims, Resolved};
+use crate::web::app::App;
+use crate::web::errors::{self, ApiError};
+use crate::web::request::credentials;
 
 /// Who is calling a protected route.
 ///
@@ -74,7 +73,7 @@ pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
         }
         .reply()
         .into_response(u.now)),
-        None => crate::web::reply::recover(rejection).await,
+        None => errors::recover(rejection).await,
     }
 }
 
@@ -97,7 +96,7 @@ fn principal(app: &App, headers: &HeaderMap) -> Option<Principal> {
             claims: Some(valid.claims),
         });
     }
-    match resolve(app.strategy.as_ref(), &app.engine, &presented) {
+    match app.resolve(&presented) {
         Resolved::Authenticated(auth) => {
             app.engine.touch(&auth.session.hash);
             Some(Principal {

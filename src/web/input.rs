@@ -1,12 +1,15 @@
 //! Request bodies, parsed ("parse, don't validate") into typed values or an [`ApiError`].
 //!
+//! One function per body shape; the errors' wording comes from `errors`.
+//!
 //! Whatever arrives — invalid UTF-8, non-JSON, a JSON array, fields of the wrong type — ends as
 //! an `ApiError` that `reply` turns into a 400 envelope; nothing here panics on input. A missing
 //! or `null` field is `required` for that field, as Django's forms say.
 
 use serde_json::{Map, Value};
 
-use crate::web::reply::{ApiError, FieldError};
+use crate::web::errors::{self, ApiError};
+use crate::web::reply::FieldError;
 
 /// `{email, password}` of `auth/signup` and `auth/login`, as sent (the e-mail not yet
 /// normalized).
@@ -34,12 +37,12 @@ impl std::fmt::Debug for Credentials {
 /// for missing, empty or non-string fields.
 pub(crate) fn credentials(body: &[u8]) -> Result<Credentials, ApiError> {
     let object = object(body)?;
-    let mut errors = Vec::new();
-    let email = string_field(&object, "email", &mut errors);
-    let password = string_field(&object, "password", &mut errors);
+    let mut problems = Vec::new();
+    let email = string_field(&object, "email", &mut problems);
+    let password = string_field(&object, "password", &mut problems);
     match (email, password) {
-        (Some(email), Some(password)) if errors.is_empty() => Ok(Credentials { email, password }),
-        _ => Err(ApiError::Validation(errors)),
+        (Some(email), Some(password)) if problems.is_empty() => Ok(Credentials { email, password }),
+        _ => Err(ApiError::Validation(problems)),
     }
 }
 
@@ -53,11 +56,11 @@ pub(crate) fn credentials(body: &[u8]) -> Result<Credentials, ApiError> {
 pub(crate) fn refresh_token(body: &[u8]) -> Result<String, ApiError> {
     let object = object(body)?;
     match object.get("refresh_token") {
-        None | Some(Value::Null) => Err(ApiError::Validation(vec![FieldError::required(
+        None | Some(Value::Null) => Err(ApiError::Validation(vec![errors::required(
             "refresh_token",
         )])),
         Some(Value::String(s)) if s.is_empty() => {
-            Err(ApiError::Validation(vec![FieldError::required(
+            Err(ApiError::Validation(vec![errors::required(
                 "refresh_token",
             )]))
         }
@@ -91,49 +94,30 @@ pub(crate) fn session_ids(body: &[u8]) -> Result<Vec<u64>, ApiError> {
     let object = object(body)?;
     let fail = |error| Err(ApiError::Validation(vec![error]));
     let items: Vec<Value> = match object.get("sessions") {
-        None => return fail(FieldError::required("sessions")),
+        None => return fail(errors::required("sessions")),
         Some(Value::Array(items)) => items.clone(),
         Some(Value::Object(map)) => map.keys().cloned().map(Value::String).collect(),
-        Some(scalar) if is_falsy(scalar) => return fail(FieldError::required("sessions")),
-        Some(_) => return fail(invalid_session_list()),
+        Some(scalar) if is_falsy(scalar) => return fail(errors::required("sessions")),
+        Some(_) => return fail(errors::invalid_session_list()),
     };
     if items.is_empty() {
-        return fail(FieldError::required("sessions"));
+        return fail(errors::required("sessions"));
     }
     if items.iter().any(|v| v.is_array() || v.is_object()) {
-        return fail(invalid_session_list());
+        return fail(errors::invalid_session_list());
     }
     if let Some(text) = items
         .iter()
         .filter_map(Value::as_str)
         .find(|s| !is_python_int(s))
     {
-        return fail(FieldError::field(
-            "sessions",
-            "invalid_pk_value",
-            format!("\u{201c}{text}\u{201d} is not a valid value."),
-        ));
+        return fail(errors::invalid_session_pk(text));
     }
     items
         .iter()
-        .map(|v| session_number(v).ok_or_else(|| invalid_session_choice(&python_str(v))))
+        .map(|v| session_number(v).ok_or_else(|| errors::invalid_session_choice(&python_str(v))))
         .collect::<Result<_, _>>()
         .map_err(|e| ApiError::Validation(vec![e]))
-}
-
-/// Django's `invalid_choice` of `ModelMultipleChoiceField` for `sessions`: `value` (as Python
-/// prints it) is not one of the user's live sessions.
-pub(crate) fn invalid_session_choice(value: &str) -> FieldError {
-    FieldError::field(
-        "sessions",
-        "invalid_choice",
-        format!("Select a valid choice. {value} is not one of the available choices."),
-    )
-}
-
-/// Django's `invalid_list` of `ModelMultipleChoiceField` for `sessions`.
-fn invalid_session_list() -> FieldError {
-    FieldError::field("sessions", "invalid_list", "Enter a list of values.")
 }
 
 /// Python's truth value of a JSON scalar (`not value` in Django's `required` check).
@@ -233,20 +217,20 @@ fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 fn string_field(
     object: &Map<String, Value>,
     name: &'static str,
-    errors: &mut Vec<FieldError>,
+    problems: &mut Vec<FieldError>,
 ) -> Option<String> {
     match object.get(name) {
         None | Some(Value::Null) => {
-            errors.push(FieldError::required(name));
+            problems.push(errors::required(name));
             None
         }
         Some(Value::String(s)) if s.is_empty() => {
-            errors.push(FieldError::required(name));
+            problems.push(errors::required(name));
             None
         }
         Some(Value::String(s)) => Some(s.clone()),
         Some(_) => {
-            errors.push(FieldError::field(name, "invalid", "Enter a valid value."));
+            problems.push(errors::invalid_value(name));
             None
         }
     }

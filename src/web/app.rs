@@ -1,0 +1,88 @@
+//! [`App`]: what every request handler shares — the engine, the settings, the token strategy,
+//! rate limits, the client-address policy and the metrics.
+
+use std::sync::Arc;
+
+use crate::config::{Config, ConfigError};
+use crate::engine::Engine;
+use crate::setup::{self, ConfiguredStrategy};
+use crate::token::{JwtTokenStrategy, RequestCredentials, Resolved, TokenStrategy, resolve};
+use crate::web::client_ip::ClientIpPolicy;
+use crate::web::metrics::Metrics;
+use crate::web::ratelimit::RateLimiter;
+
+/// Everything a request handler needs: the engine, the settings, the token strategy, rate
+/// limits and metrics.
+pub struct App {
+    pub(crate) engine: Engine,
+    pub(crate) config: Config,
+    /// The strategy every request's credentials are resolved with.
+    pub(crate) strategy: Arc<dyn TokenStrategy>,
+    /// The same strategy when it is allauth's JWT one: the protected-route filter validates
+    /// access tokens statelessly with it, and `/.well-known/jwks.json` publishes its keys.
+    pub(crate) jwt: Option<Arc<JwtTokenStrategy>>,
+    pub(crate) limits: RateLimiter,
+    /// How the client's address is found (`ALLAUTH_TRUSTED_PROXY_COUNT`,
+    /// `ALLAUTH_TRUSTED_CLIENT_IP_HEADER`): the key of per-address rate limits and the IP a new
+    /// session records.
+    pub(crate) client_ip: ClientIpPolicy,
+    pub(crate) metrics: Metrics,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// The facade over `engine` with `config`: the token strategy `HEADLESS_TOKEN_STRATEGY`
+    /// names, rate limits per `ACCOUNT_RATE_LIMITS`, client addresses per
+    /// `ALLAUTH_TRUSTED_PROXY_COUNT` and `ALLAUTH_TRUSTED_CLIENT_IP_HEADER`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] when the strategy cannot be built (see
+    /// [`build_strategy`](crate::build_strategy)): e.g. JWT without `SECRET_KEY`, or a key that
+    /// does not fit `HEADLESS_JWT_ALGORITHM`.
+    pub fn new(engine: Engine, config: Config) -> Result<App, ConfigError> {
+        let strategy = setup::build_strategy(&config)?;
+        Ok(App::with_strategy(engine, config, strategy))
+    }
+
+    /// The facade with a strategy built elsewhere (a custom [`TokenStrategy`], or a JWT
+    /// strategy with custom claims). `config`'s token settings are then not consulted.
+    pub fn with_strategy(engine: Engine, config: Config, strategy: ConfiguredStrategy) -> App {
+        App {
+            limits: RateLimiter::new(config.rate_limits),
+            client_ip: ClientIpPolicy::new(&config),
+            engine,
+            config,
+            strategy: strategy.strategy,
+            jwt: strategy.jwt,
+            metrics: Metrics::default(),
+        }
+    }
+
+    /// The token strategy.
+    pub fn strategy(&self) -> &dyn TokenStrategy {
+        self.strategy.as_ref()
+    }
+
+    /// The engine.
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// `credentials` resolved by the app's strategy.
+    pub(crate) fn resolve(&self, credentials: &RequestCredentials<'_>) -> Resolved {
+        resolve(self.strategy.as_ref(), &self.engine, credentials)
+    }
+}

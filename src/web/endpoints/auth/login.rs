@@ -1,0 +1,54 @@
+//! `POST auth/login`: e-mail and password, with failed-login limits per address and per
+//! e-mail.
+
+use std::sync::Arc;
+
+use crate::accounts::{authenticate, normalize_email};
+use crate::event::AuthMethod;
+use crate::web::app::App;
+use crate::web::endpoints::common::{blocking, refuse_if_signed_in, signed_in};
+use crate::web::errors::{self, ApiError};
+use crate::web::input;
+use crate::web::ratelimit::Limit;
+use crate::web::reply::ApiReply;
+use crate::web::request::Request;
+
+/// `POST auth/login {email, password}`: 200 with a new session, 400 for a mismatch (whichever
+/// of the two is wrong) or too many failures, 409 when already signed in.
+pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
+    let ip = request.client_key();
+    let now = app.engine.now();
+    if !app.limits.hit(Limit::Login, &ip, now) {
+        return Err(ApiError::RateLimited);
+    }
+    let credentials = input::credentials(&request.body)?;
+    let email = normalize_email(&credentials.email)
+        .map_err(|e| ApiError::Validation(vec![errors::email(&e)]))?;
+    if app.limits.exhausted(Limit::LoginFailedIp, &ip, now)
+        || app.limits.exhausted(Limit::LoginFailedEmail, &email, now)
+    {
+        return Err(ApiError::TooManyLoginAttempts);
+    }
+    let engine = app.engine.clone();
+    let lookup_email = email.clone();
+    let password = credentials.password;
+    // Unknown e-mail, no usable password and a wrong password cost the same work and get the
+    // same answer, so neither timing nor body tells which accounts exist.
+    let user = blocking(move || authenticate(&engine, &lookup_email, &password)).await?;
+    let Some(user) = user else {
+        app.limits.hit(Limit::LoginFailedIp, &ip, now);
+        app.limits.hit(Limit::LoginFailedEmail, &email, now);
+        return Err(ApiError::Validation(
+            vec![errors::email_password_mismatch()],
+        ));
+    };
+    // After the password, as allauth: a wrong password is a 400 whatever the session.
+    refuse_if_signed_in(app, request)?;
+    app.limits.clear(Limit::LoginFailedEmail, &email);
+    let meta = request.session_meta(AuthMethod::Password);
+    let engine = app.engine.clone();
+    let strategy = Arc::clone(&app.strategy);
+    let session_user = user.clone();
+    let issued = blocking(move || strategy.create_session(&engine, &session_user, meta)).await??;
+    Ok(signed_in(app, &user, &issued))
+}

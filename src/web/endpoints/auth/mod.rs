@@ -1,0 +1,6 @@
+//! `auth/…`: signing up and in, the session, and the user's list of sessions.
+
+pub(super) mod login;
+pub(super) mod session;
+pub(super) mod sessions;
+pub(super) mod signup;

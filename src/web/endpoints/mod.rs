@@ -1,0 +1,51 @@
+//! The endpoints, one file per URL and one function per method, laid out as allauth's URLs:
+//!
+//! | route                               | file                   |
+//! |-------------------------------------|------------------------|
+//! | `GET config`                        | `config.rs`            |
+//! | `POST auth/signup`                  | `auth/signup.rs`       |
+//! | `POST auth/login`                   | `auth/login.rs`        |
+//! | `GET`, `DELETE auth/session`        | `auth/session.rs`      |
+//! | `GET`, `DELETE auth/sessions`       | `auth/sessions.rs`     |
+//! | `POST tokens/refresh`               | `tokens/refresh.rs`    |
+//! | `GET /.well-known/jwks.json`        | `well_known.rs`        |
+//! | `GET /metrics`                      | `metrics.rs`           |
+//!
+//! A new endpoint adds a [`Route`] (the URL map), a file here named by its path (e.g.
+//! `account/email.rs` for `account/email`), and one arm in [`dispatch`]. Helpers shared by
+//! several endpoints live in `common.rs`; wire error text only in `web/errors.rs`; response
+//! bodies in `web/responses.rs`.
+
+mod auth;
+mod common;
+mod config;
+mod metrics;
+mod tokens;
+mod well_known;
+
+use std::sync::Arc;
+
+use warp::http::Method;
+
+use crate::web::app::App;
+use crate::web::errors::ApiError;
+use crate::web::reply::ApiReply;
+use crate::web::request::Request;
+use crate::web::route::Route;
+
+/// Runs the endpoint for `request`'s route and method (one the route allows).
+pub(crate) async fn dispatch(app: &Arc<App>, request: Request) -> Result<ApiReply, ApiError> {
+    let delete = request.method == Method::DELETE;
+    match request.route {
+        Route::Config => Ok(config::get(app)),
+        Route::Signup => auth::signup::post(app, &request).await,
+        Route::Login => auth::login::post(app, &request).await,
+        Route::Session if delete => auth::session::delete(app, &request).await,
+        Route::Session => auth::session::get(app, &request),
+        Route::Sessions if delete => auth::sessions::delete(app, &request).await,
+        Route::Sessions => auth::sessions::get(app, &request),
+        Route::Refresh => tokens::refresh::post(app, &request).await,
+        Route::Jwks => Ok(well_known::jwks(app)),
+        Route::Metrics => Ok(metrics::get(app)),
+    }
+}

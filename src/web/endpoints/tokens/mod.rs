@@ -1,0 +1,3 @@
+//! `tokens/…`: the JWT strategy's token exchange.
+
+pub(super) mod refresh;

@@ -1,0 +1,432 @@
+//! Every wire error the facade sends: each code and message is written here and nowhere else.
+//!
+//! [`ApiError`] is every way a request can fail, before it is decided what the client sees;
+//! [`ApiError::reply`] is the single `match` from failure to status and body. The field-error
+//! constructors below word the typed problems of the layers underneath (an e-mail address
+//! refused, a password validator failed) as django-allauth does, verbatim. Storage failures
+//! and bugs become 503 and their details go only to `tracing`.
+
+use std::convert::Infallible;
+
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use crate::accounts::{EmailError, PasswordProblem, UserAttribute};
+use crate::engine::EngineError;
+use crate::token::IssueError;
+use crate::web::reply::{ApiReply, FieldError};
+use crate::web::responses::AuthState;
+
+/// Every way a request can fail.
+#[derive(Debug, Clone, thiserror::Error)]
+pub(crate) enum ApiError {
+    /// No such endpoint.
+    #[error("not found")]
+    NotFound,
+    /// The endpoint exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The body is over the size limit.
+    #[error("payload too large")]
+    PayloadTooLarge,
+    /// The body is not a JSON object of the expected shape.
+    #[error("invalid request body")]
+    InvalidBody,
+    /// Field-level validation failures.
+    #[error("validation failed")]
+    Validation(Vec<FieldError>),
+    /// Rate limited (`429 {status}`).
+    #[error("rate limited")]
+    RateLimited,
+    /// Too many failed logins for this e-mail or address.
+    #[error("too many failed login attempts")]
+    TooManyLoginAttempts,
+    /// Already authenticated (`409 {status}`).
+    #[error("already authenticated")]
+    Conflict,
+    /// Sign-up is closed.
+    #[error("sign-up is closed")]
+    SignupClosed,
+    /// No credentials, or a bearer token that did not verify: the 401 anonymous body.
+    #[error("not authenticated")]
+    NotAuthenticated {
+        /// Whether the `signup` flow is listed.
+        signup_open: bool,
+    },
+    /// The credentials named a session that is gone: the 410 body.
+    #[error("session gone")]
+    SessionGone {
+        /// Whether the `signup` flow is listed.
+        signup_open: bool,
+    },
+    /// Any refresh failure that is the client's (`400 {status}`).
+    #[error("refresh failed")]
+    RefreshFailed,
+    /// The engine could not store, or is closed: nothing was applied, a retry may succeed.
+    #[error("storage: {0}")]
+    Unavailable(EngineError),
+    /// A bug or an unexpected runtime failure (engine misuse, token signing, a panicked
+    /// blocking task).
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<EngineError> for ApiError {
+    fn from(e: EngineError) -> Self {
+        match e {
+            EngineError::EmailTaken => ApiError::Validation(vec![email_taken()]),
+            e if e.is_storage() => ApiError::Unavailable(e),
+            e => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<IssueError> for ApiError {
+    fn from(e: IssueError) -> Self {
+        match e {
+            IssueError::Engine(e) => e.into(),
+            IssueError::Signing(e) => ApiError::Internal(format!("token signing: {e}")),
+        }
+    }
+}
+
+impl ApiError {
+    /// The metric label for this failure.
+    pub(crate) fn reason(&self) -> &'static str {
+        match self {
+            ApiError::NotFound => "not_found",
+            ApiError::MethodNotAllowed => "method_not_allowed",
+            ApiError::PayloadTooLarge => "payload_too_large",
+            ApiError::InvalidBody => "invalid_body",
+            ApiError::Validation(_) => "validation",
+            ApiError::RateLimited => "rate_limited",
+            ApiError::TooManyLoginAttempts => "too_many_login_attempts",
+            ApiError::Conflict => "conflict",
+            ApiError::SignupClosed => "signup_closed",
+            ApiError::RefreshFailed => "refresh_failed",
+            ApiError::NotAuthenticated { .. } => "not_authenticated",
+            ApiError::SessionGone { .. } => "session_gone",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// What the client sees. The only mapping from failures to HTTP in the crate.
+    pub(crate) fn reply(&self) -> ApiReply {
+        match self {
+            ApiError::NotFound => form_errors(StatusCode::NOT_FOUND, "not_found", "Not found."),
+            ApiError::MethodNotAllowed => form_errors(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed.",
+            ),
+            ApiError::PayloadTooLarge => form_errors(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "Request body too large.",
+            ),
+            ApiError::InvalidBody => {
+                form_errors(StatusCode::BAD_REQUEST, "invalid", "Invalid request body.")
+            }
+            ApiError::Validation(errors) => {
+                ApiReply::errors(StatusCode::BAD_REQUEST, errors.clone())
+            }
+            ApiError::RateLimited => ApiReply::bare(StatusCode::TOO_MANY_REQUESTS),
+            ApiError::TooManyLoginAttempts => form_errors(
+                StatusCode::BAD_REQUEST,
+                "too_many_login_attempts",
+                "Too many failed login attempts. Try again later.",
+            ),
+            ApiError::Conflict => ApiReply::bare(StatusCode::CONFLICT),
+            ApiError::SignupClosed => {
+                form_errors(StatusCode::FORBIDDEN, "signup_closed", "Sign up is closed.")
+            }
+            ApiError::RefreshFailed => ApiReply::bare(StatusCode::BAD_REQUEST),
+            ApiError::NotAuthenticated { signup_open } => {
+                AuthState::anonymous(*signup_open).reply()
+            }
+            ApiError::SessionGone { signup_open } => AuthState::gone(*signup_open).reply(),
+            ApiError::Unavailable(e) => {
+                tracing::error!(error = %e, "storage failure");
+                unavailable()
+            }
+            ApiError::Internal(what) => {
+                tracing::error!(what = %what, "internal failure");
+                unavailable()
+            }
+        }
+    }
+}
+
+/// The 503 a client gets for anything that is not its fault: the same body for storage and
+/// for bugs, so a failure's cause never shows on the wire.
+fn unavailable() -> ApiReply {
+    form_errors(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "unavailable",
+        "Service temporarily unavailable. Try again later.",
+    )
+}
+
+/// `{status, errors: [{code, message}]}`: one error about the request as a whole.
+fn form_errors(status: StatusCode, code: &'static str, message: &str) -> ApiReply {
+    ApiReply::errors(
+        status,
+        vec![FieldError {
+            message: message.to_owned(),
+            code,
+            param: None,
+        }],
+    )
+}
+
+fn field(param: &'static str, code: &'static str, message: impl Into<String>) -> FieldError {
+    FieldError {
+        message: message.into(),
+        code,
+        param: Some(param),
+    }
+}
+
+/// Django's `required` for field `param`.
+pub(crate) fn required(param: &'static str) -> FieldError {
+    field(param, "required", "This field is required.")
+}
+
+/// A field of the wrong JSON type.
+pub(crate) fn invalid_value(param: &'static str) -> FieldError {
+    field(param, "invalid", "Enter a valid value.")
+}
+
+/// An e-mail address `normalize_email` refused, as Django's `EmailField` words it.
+pub(crate) fn email(problem: &EmailError) -> FieldError {
+    match problem {
+        EmailError::Empty => required("email"),
+        EmailError::TooLong { .. } | EmailError::Invalid => {
+            field("email", "invalid", "Enter a valid email address.")
+        }
+    }
+}
+
+/// A password validator's failure, as Django's validators word it.
+pub(crate) fn password(problem: &PasswordProblem) -> FieldError {
+    match problem {
+        PasswordProblem::TooSimilar(attribute) => field(
+            "password",
+            "password_too_similar",
+            format!(
+                "The password is too similar to the {}.",
+                verbose_name(*attribute)
+            ),
+        ),
+        PasswordProblem::TooShort { min_length } => {
+            let noun = if *min_length == 1 {
+                "character"
+            } else {
+                "characters"
+            };
+            field(
+                "password",
+                "password_too_short",
+                format!(
+                    "This password is too short. It must contain at least {min_length} {noun}."
+                ),
+            )
+        }
+        PasswordProblem::TooCommon => field(
+            "password",
+            "password_too_common",
+            "This password is too common.",
+        ),
+        PasswordProblem::EntirelyNumeric => field(
+            "password",
+            "password_entirely_numeric",
+            "This password is entirely numeric.",
+        ),
+    }
+}
+
+/// The Django `User` model's verbose name of an attribute, as its messages name it.
+fn verbose_name(attribute: UserAttribute) -> &'static str {
+    match attribute {
+        UserAttribute::Username => "username",
+        UserAttribute::FirstName => "first name",
+        UserAttribute::LastName => "last name",
+        UserAttribute::Email => "email address",
+    }
+}
+
+/// A password over the byte limit hashing takes. [ours]: allauth has no such limit.
+pub(crate) fn password_too_long(max_bytes: usize) -> FieldError {
+    field(
+        "password",
+        "invalid",
+        format!("Ensure this value has at most {max_bytes} bytes."),
+    )
+}
+
+/// Sign-up with an address a user already has.
+pub(crate) fn email_taken() -> FieldError {
+    field(
+        "email",
+        "email_taken",
+        "A user is already registered with this email address.",
+    )
+}
+
+/// A login whose e-mail and password do not match an account (whichever is wrong).
+pub(crate) fn email_password_mismatch() -> FieldError {
+    field(
+        "password",
+        "email_password_mismatch",
+        "The email address and/or password you specified are not correct.",
+    )
+}
+
+/// Django's `invalid_choice` of `ModelMultipleChoiceField` for `sessions`: `value` (as Python
+/// prints it) is not one of the user's live sessions.
+pub(crate) fn invalid_session_choice(value: &str) -> FieldError {
+    field(
+        "sessions",
+        "invalid_choice",
+        format!("Select a valid choice. {value} is not one of the available choices."),
+    )
+}
+
+/// Django's `invalid_list` of `ModelMultipleChoiceField` for `sessions`.
+pub(crate) fn invalid_session_list() -> FieldError {
+    field("sessions", "invalid_list", "Enter a list of values.")
+}
+
+/// Django's `invalid_pk_value` for `sessions`: `text` is not an integer.
+pub(crate) fn invalid_session_pk(text: &str) -> FieldError {
+    field(
+        "sessions",
+        "invalid_pk_value",
+        format!("\u{201c}{text}\u{201d} is not a valid value."),
+    )
+}
+
+/// Turns any warp rejection that escaped the facade into an envelope, never warp's text.
+///
+/// The facade's own filter does not reject, so this is a safety net; it uses the system clock
+/// for `Expires` only because a rejection carries no engine.
+pub(crate) async fn recover(rejection: warp::Rejection) -> Result<Response, Infallible> {
+    let error = if rejection.is_not_found() {
+        ApiError::NotFound
+    } else if rejection.find::<warp::reject::MethodNotAllowed>().is_some() {
+        ApiError::MethodNotAllowed
+    } else if rejection.find::<warp::reject::PayloadTooLarge>().is_some() {
+        ApiError::PayloadTooLarge
+    } else {
+        ApiError::InvalidBody
+    };
+    let now = crate::clock::Clock::now(&crate::clock::SystemClock);
+    Ok(error.reply().into_response(now))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::*;
+
+    fn members(reply: &ApiReply) -> Value {
+        Value::Object(reply.envelope_members().cloned().unwrap_or_default())
+    }
+
+    #[test]
+    fn errors_carry_param_only_when_about_a_field() {
+        let reply = ApiError::Validation(vec![required("email")]).reply();
+        assert_eq!(
+            members(&reply),
+            json!({"errors": [{"message": "This field is required.", "code": "required", "param": "email"}]})
+        );
+        let reply = ApiError::TooManyLoginAttempts.reply();
+        assert!(members(&reply)["errors"][0].get("param").is_none());
+    }
+
+    #[test]
+    fn storage_failure_and_bugs_are_503_never_500() {
+        let storage = ApiError::from(EngineError::Closed);
+        assert_eq!(storage.reason(), "unavailable");
+        let bug = ApiError::from(EngineError::UnknownUser {
+            user: crate::event::UserId(7),
+        });
+        assert_eq!(bug.reason(), "internal");
+        assert_eq!(storage.reply(), bug.reply(), "the cause never shows");
+        assert_eq!(bug.reply().status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn email_problems_are_worded_as_django() {
+        let e = email(&EmailError::Invalid);
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            ("invalid", "Enter a valid email address.")
+        );
+        let e = email(&EmailError::TooLong { len: 300 });
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            ("invalid", "Enter a valid email address.")
+        );
+        let e = email(&EmailError::Empty);
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            ("required", "This field is required.")
+        );
+    }
+
+    #[test]
+    fn password_problems_are_worded_as_django() {
+        let cases = [
+            (
+                PasswordProblem::TooShort { min_length: 8 },
+                "password_too_short",
+                "This password is too short. It must contain at least 8 characters.",
+            ),
+            (
+                PasswordProblem::TooShort { min_length: 1 },
+                "password_too_short",
+                "This password is too short. It must contain at least 1 character.",
+            ),
+            (
+                PasswordProblem::TooCommon,
+                "password_too_common",
+                "This password is too common.",
+            ),
+            (
+                PasswordProblem::EntirelyNumeric,
+                "password_entirely_numeric",
+                "This password is entirely numeric.",
+            ),
+            (
+                PasswordProblem::TooSimilar(UserAttribute::Email),
+                "password_too_similar",
+                "The password is too similar to the email address.",
+            ),
+            (
+                PasswordProblem::TooSimilar(UserAttribute::Username),
+                "password_too_similar",
+                "The password is too similar to the username.",
+            ),
+            (
+                PasswordProblem::TooSimilar(UserAttribute::FirstName),
+                "password_too_similar",
+                "The password is too similar to the first name.",
+            ),
+            (
+                PasswordProblem::TooSimilar(UserAttribute::LastName),
+                "password_too_similar",
+                "The password is too similar to the last name.",
+            ),
+        ];
+        for (problem, code, message) in cases {
+            let e = password(&problem);
+            assert_eq!(
+                (e.code, e.message.as_str(), e.param),
+                (code, message, Some("password"))
+            );
+        }
+    }
+}

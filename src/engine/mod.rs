@@ -23,10 +23,11 @@ pub(crate) use username::{FALLBACK_USERNAME, MAX_USERNAME_CHARS, truncate_chars}
 
 use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
-use crossbeam_channel::{Sender, TrySendError};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use parking_lot::{Mutex, RwLock};
 
 use crate::clock::{Clock, Timestamp};
@@ -59,6 +60,9 @@ struct Shared {
     clock: Arc<dyn Clock>,
     config: EngineConfig,
     stats: Arc<Stats>,
+    /// Set by the writer thread once it answers nothing more (closed, or stopped after too
+    /// many failed writes).
+    stopped: Arc<AtomicBool>,
     writer: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -129,16 +133,25 @@ impl Engine {
             Arc::clone(&stats),
             report.snapshot_seq.unwrap_or_default(),
         );
+        let stopped = Arc::new(AtomicBool::new(false));
+        let writer_stopped = Arc::clone(&stopped);
         let handle = std::thread::Builder::new()
             .name("hallpass-writer".into())
             .spawn(move || {
                 // A panic here is a bug with the state half-applied or a batch half-answered:
                 // serving on would answer every write with 503 forever. End the process, so a
                 // supervisor restarts it and recovery rebuilds the state from the log.
-                let run = std::panic::AssertUnwindSafe(|| writer.run(rx));
+                let run = std::panic::AssertUnwindSafe(|| writer.run(&rx));
                 if std::panic::catch_unwind(run).is_err() {
                     tracing::error!("the engine's writer panicked; aborting the process");
                     std::process::abort();
+                }
+                // Nothing is answered from here on. A channel keeps its messages while any
+                // sender lives, so drop what is queued (their callers see `Closed`); callers
+                // that send later see the flag (see `Engine::wait`).
+                writer_stopped.store(true, Ordering::SeqCst);
+                for message in rx.try_iter() {
+                    drop(message);
                 }
             })
             .map_err(OpenError::Thread)?;
@@ -148,6 +161,7 @@ impl Engine {
             clock,
             config,
             stats,
+            stopped,
             writer: Mutex::new(Some(handle)),
         };
         Ok((
@@ -450,12 +464,28 @@ impl Engine {
     /// Storage errors; the previous snapshot and the log are then intact.
     pub fn snapshot(&self) -> Result<(), EngineError> {
         let (tx, rx) = crossbeam_channel::bounded(1);
-        let message = Message::Control(Control::Snapshot(Reply(Some(tx))));
-        self.shared
-            .tx
-            .send(message)
-            .map_err(|_| EngineError::Closed)?;
-        rx.recv().map_err(|_| EngineError::Closed)?
+        self.wait(Message::Control(Control::Snapshot(Reply(Some(tx)))), &rx)
+    }
+
+    /// Checks that a write reaches the disk now, without adding to the log (what `/readyz`
+    /// asks): the store writes a marker and syncs. A success resets the consecutive-failure
+    /// count, a failure adds to it (see [`EngineConfig::max_consecutive_store_failures`]).
+    ///
+    /// # Errors
+    ///
+    /// [`EngineError::Storage`] when the write failed; [`EngineError::Closed`] when the engine
+    /// is closed or stopped after too many failed writes.
+    pub fn probe(&self) -> Result<(), EngineError> {
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        self.wait(Message::Control(Control::Probe(Reply(Some(tx)))), &rx)
+    }
+
+    /// Whether the writer stopped after [`EngineConfig::max_consecutive_store_failures`]
+    /// failed writes in a row. Reads still answer; every command answers
+    /// [`EngineError::Closed`]. Only reopening the store recovers: a server should exit (the
+    /// binary does, non-zero) so that its supervisor restarts it.
+    pub fn failed(&self) -> bool {
+        self.shared.stats.store_gave_up.load(Ordering::Relaxed)
     }
 
     /// Stops the writer after the commands already queued: it persists pending last-seen
@@ -483,11 +513,36 @@ impl Engine {
             command,
             reply: Reply(Some(tx)),
         };
+        self.wait(Message::Command(wrap(call)), &rx)
+    }
+
+    /// Sends `message` to the writer and waits for the answer on `answer`.
+    ///
+    /// A message queued when the writer stops is never answered, so besides the answer this
+    /// watches the writer's `stopped` flag: once it is set, nothing more will come.
+    fn wait<T>(
+        &self,
+        message: Message,
+        answer: &Receiver<Result<T, EngineError>>,
+    ) -> Result<T, EngineError> {
+        if self.shared.stopped.load(Ordering::SeqCst) {
+            return Err(EngineError::Closed);
+        }
         self.shared
             .tx
-            .send(Message::Command(wrap(call)))
+            .send(message)
             .map_err(|_| EngineError::Closed)?;
-        rx.recv().map_err(|_| EngineError::Closed)?
+        loop {
+            match answer.recv_timeout(Duration::from_millis(50)) {
+                Ok(result) => return result,
+                Err(RecvTimeoutError::Disconnected) => return Err(EngineError::Closed),
+                Err(RecvTimeoutError::Timeout) if self.shared.stopped.load(Ordering::SeqCst) => {
+                    // An answer sent just before the flag was set is still here to take.
+                    return answer.try_recv().unwrap_or(Err(EngineError::Closed));
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+        }
     }
 }
 

@@ -35,6 +35,8 @@ pub(super) enum Control {
     },
     /// Write a snapshot and compact the log now, answered when done.
     Snapshot(Reply<()>),
+    /// Check that a write reaches the disk (`EventStore::probe`), answered when done.
+    Probe(Reply<()>),
     /// Stop after what is already queued: persist pending last-seen times, snapshot, exit.
     Shutdown,
 }

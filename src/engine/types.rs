@@ -1,7 +1,7 @@
 //! The engine's public value types: settings, answers, errors and counters.
 
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
@@ -40,6 +40,12 @@ pub struct EngineConfig {
     pub max_batch: usize,
     /// Whether closing the engine writes a snapshot (so the next open replays little).
     pub snapshot_on_close: bool,
+    /// After this many consecutive failed writes (batches or probes; default 8, 0: never) the
+    /// writer stops: every later command answers [`EngineError::Closed`] and
+    /// [`Engine::failed`](crate::Engine::failed) turns true. sled keeps a sticky error after a
+    /// real I/O failure, so only reopening the store recovers; the binary exits non-zero then,
+    /// for its supervisor to restart it (`HALLPASS_MAX_CONSECUTIVE_STORE_FAILURES`).
+    pub max_consecutive_store_failures: u32,
 }
 
 impl Default for EngineConfig {
@@ -55,6 +61,7 @@ impl Default for EngineConfig {
             sweep_interval_ms: 60_000,
             max_batch: 1024,
             snapshot_on_close: true,
+            max_consecutive_store_failures: 8,
         }
     }
 }
@@ -243,7 +250,8 @@ pub struct OpenReport {
     pub dropped_torn_tail: Option<Seq>,
 }
 
-/// Counters for metrics; monotonic.
+/// Counters for metrics; monotonic, except `consecutive_store_failures` (a gauge) and
+/// `store_gave_up` (a flag).
 #[derive(Debug, Default)]
 pub struct Stats {
     /// Batches made durable.
@@ -256,6 +264,10 @@ pub struct Stats {
     pub sync_micros: AtomicU64,
     /// Batches or syncs that failed.
     pub store_failures: AtomicU64,
+    /// Writes (batches or probes) that failed since the last one that succeeded.
+    pub consecutive_store_failures: AtomicU64,
+    /// Set once the writer stopped after `max_consecutive_store_failures`.
+    pub store_gave_up: AtomicBool,
     /// Refresh tokens rotated.
     pub rotations: AtomicU64,
     /// Reuse detections (sessions revoked for presenting a rotated-out token).

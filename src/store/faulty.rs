@@ -117,6 +117,11 @@ impl<S: EventStore> EventStore for FaultyStore<S> {
         self.inner.discard(first)
     }
 
+    fn probe(&mut self) -> Result<(), StoreError> {
+        self.plan.check(&self.plan.appends_until_fault, "probe")?;
+        self.inner.probe()
+    }
+
     fn read_after(
         &self,
         after: Seq,

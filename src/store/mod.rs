@@ -165,6 +165,17 @@ pub trait EventStore: Send + 'static {
     fn size_on_disk(&self) -> Option<u64> {
         None
     }
+
+    /// Checks that a write reaches the disk now, without adding to the log: what a readiness
+    /// probe asks. The default syncs; stores that can also write do (sled writes a marker key,
+    /// so a full disk or a sticky I/O error shows).
+    ///
+    /// # Errors
+    ///
+    /// [`StoreError::Io`] when the write or sync failed.
+    fn probe(&mut self) -> Result<(), StoreError> {
+        self.sync()
+    }
 }
 
 /// Why the store could not do what was asked.
@@ -312,5 +323,9 @@ impl EventStore for Box<dyn EventStore> {
 
     fn size_on_disk(&self) -> Option<u64> {
         (**self).size_on_disk()
+    }
+
+    fn probe(&mut self) -> Result<(), StoreError> {
+        (**self).probe()
     }
 }

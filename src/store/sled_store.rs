@@ -27,6 +27,8 @@ use crate::store::{Durability, EventStore, Snapshot, SnapshotSink, StoreError, c
 
 const SNAPSHOT_MAGIC: &[u8; 8] = b"HPSNAP01";
 const HIGH_WATER: &[u8] = b"high_water";
+/// Key of the marker a readiness probe writes (in the meta tree; the log never reads it).
+const PROBE: &[u8] = b"probe";
 
 /// An [`EventStore`] on a sled database in one directory.
 pub struct SledStore {
@@ -203,6 +205,18 @@ impl EventStore for SledStore {
 
     fn sync(&mut self) -> Result<(), StoreError> {
         sync_db(&self.db, self.files.as_deref(), self.durability)
+    }
+
+    fn probe(&mut self) -> Result<(), StoreError> {
+        // A marker in the meta tree: a real write through sled's log, so ENOSPC or sled's
+        // sticky error after an earlier I/O failure shows here as on the next append.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        self.meta
+            .insert(PROBE, &now.to_be_bytes())
+            .map_err(|e| StoreError::io("probe", e))?;
+        self.sync()
     }
 
     fn discard(&mut self, first: Seq) -> Result<(), StoreError> {

@@ -112,6 +112,24 @@ impl Metrics {
             "# HELP hallpass_writer_sync_micros_mean Mean append + sync time per batch.\n\
              # TYPE hallpass_writer_sync_micros_mean gauge\nhallpass_writer_sync_micros_mean {mean}"
         );
+        let gauges = [
+            (
+                "hallpass_writer_consecutive_store_failures",
+                "Writes failed since the last one that succeeded.",
+                load(&stats.consecutive_store_failures),
+            ),
+            (
+                "hallpass_writer_stopped",
+                "1 once the writer stopped after too many failed writes in a row.",
+                u64::from(stats.store_gave_up.load(Ordering::Relaxed)),
+            ),
+        ];
+        for (name, help, value) in gauges {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}"
+            );
+        }
         out
     }
 }

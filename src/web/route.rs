@@ -28,6 +28,10 @@ pub(crate) enum Route {
     Jwks,
     /// `GET /metrics`.
     Metrics,
+    /// `GET /healthz`: the process is up and answering.
+    Healthz,
+    /// `GET /readyz`: writes reach the disk.
+    Readyz,
 }
 
 impl Route {
@@ -47,6 +51,8 @@ impl Route {
         match path {
             "/.well-known/jwks.json" => Some(Route::Jwks),
             "/metrics" => Some(Route::Metrics),
+            "/healthz" => Some(Route::Healthz),
+            "/readyz" => Some(Route::Readyz),
             _ => None,
         }
     }
@@ -54,7 +60,9 @@ impl Route {
     /// Whether the route answers `method`.
     pub(crate) fn allows(self, method: &Method) -> bool {
         match self {
-            Route::Config | Route::Jwks | Route::Metrics => method == Method::GET,
+            Route::Config | Route::Jwks | Route::Metrics | Route::Healthz | Route::Readyz => {
+                method == Method::GET
+            }
             Route::Signup | Route::Login | Route::Refresh => method == Method::POST,
             Route::Session | Route::Sessions => method == Method::GET || method == Method::DELETE,
         }
@@ -71,6 +79,8 @@ impl Route {
             Route::Refresh => "tokens/refresh",
             Route::Jwks => "jwks",
             Route::Metrics => "metrics",
+            Route::Healthz => "healthz",
+            Route::Readyz => "readyz",
         }
     }
 }

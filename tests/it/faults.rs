@@ -133,3 +133,97 @@ fn a_writer_panic_aborts_the_process() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_store_that_keeps_failing_stops_the_engine_after_the_limit() {
+    let plan = FaultPlan::new();
+    let clock = ManualClock::new(T0);
+    let config = EngineConfig {
+        max_consecutive_store_failures: 3,
+        ..EngineConfig::default()
+    };
+    let (engine, _) = open(
+        FaultyStore::new(MemStore::new(), plan.clone()),
+        &clock,
+        config,
+    );
+    let u = user(&engine, 1);
+    assert!(engine.probe().is_ok(), "a healthy store passes the probe");
+
+    plan.set_disk_full(true);
+    assert!(matches!(engine.probe(), Err(EngineError::Storage(_))));
+    assert!(
+        engine
+            .create_session(u, SessionMeta::default(), None)
+            .is_err(),
+        "second failure"
+    );
+    assert!(
+        !engine.failed(),
+        "two failures in a row are below the limit"
+    );
+    // A success in between resets the count.
+    plan.set_disk_full(false);
+    assert!(engine.probe().is_ok());
+    plan.set_disk_full(true);
+    for _ in 0..2 {
+        assert!(matches!(
+            engine.create_session(u, SessionMeta::default(), None),
+            Err(EngineError::Storage(_))
+        ));
+    }
+    assert!(!engine.failed());
+    assert!(matches!(
+        engine.create_session(u, SessionMeta::default(), None),
+        Err(EngineError::Storage(_))
+    ));
+    assert!(
+        engine.failed(),
+        "the third failure in a row stops the engine"
+    );
+    plan.set_disk_full(false);
+    assert!(matches!(
+        engine.create_session(u, SessionMeta::default(), None),
+        Err(EngineError::Closed)
+    ));
+    assert!(matches!(engine.probe(), Err(EngineError::Closed)));
+    assert_eq!(engine.user(u).map(|x| x.id), Some(u), "reads still answer");
+}
+
+/// Commands queued behind the batch that stops the writer are answered `Closed`, never left
+/// waiting: a channel keeps its messages while any sender lives, so the writer drops them.
+#[test]
+fn commands_queued_when_the_writer_stops_are_answered() {
+    let plan = FaultPlan::new();
+    let clock = ManualClock::new(T0);
+    // One command per batch, so others are still queued when the failing one stops the writer.
+    let config = EngineConfig {
+        max_consecutive_store_failures: 1,
+        max_batch: 1,
+        ..EngineConfig::default()
+    };
+    let (engine, _) = open(
+        FaultyStore::new(MemStore::new(), plan.clone()),
+        &clock,
+        config,
+    );
+    let u = user(&engine, 1);
+    plan.set_disk_full(true);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    for _ in 0..16 {
+        let engine = engine.clone();
+        let done = done_tx.clone();
+        std::thread::spawn(move || {
+            for _ in 0..50 {
+                let _ = engine.create_session(u, SessionMeta::default(), None);
+            }
+            let _ = done.send(());
+        });
+    }
+    for _ in 0..16 {
+        done_rx
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("every caller is answered");
+    }
+    assert!(engine.failed());
+}

@@ -12,6 +12,7 @@ mod bounds;
 mod engine;
 mod faults;
 mod fixtures;
+mod full_disk;
 mod fuzz_corpus;
 mod layers;
 mod layout;

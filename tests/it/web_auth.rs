@@ -476,3 +476,41 @@ fn web_storage_failures_are_503_envelopes_and_change_nothing() {
     call(&server, "POST", "auth/signup", &[], Some(body)).assert_envelope(200);
     assert_anonymous(&call(&server, "DELETE", "auth/session", &auth, None));
 }
+
+#[test]
+fn healthz_is_up_and_readyz_follows_the_disk() {
+    let plan = hallpass::testing::FaultPlan::new();
+    let server = spawn_web_faulty(
+        &[("HALLPASS_MAX_CONSECUTIVE_STORE_FAILURES", "3")],
+        plan.clone(),
+    );
+    let get = |path| request(server.addr, "GET", path, &[], None);
+    let r = get("/healthz");
+    assert_eq!((r.status, r.json()), (200, json!({"status": "ok"})));
+    let r = get("/readyz");
+    assert_eq!((r.status, r.json()), (200, json!({"status": "ready"})));
+
+    plan.set_disk_full(true);
+    let r = get("/readyz");
+    assert_eq!(r.assert_envelope(503)["errors"][0]["code"], "unavailable");
+    assert_eq!(get("/healthz").status, 200, "the process is still up");
+    plan.set_disk_full(false);
+    assert_eq!(
+        get("/readyz").status,
+        200,
+        "a passing write makes it ready again"
+    );
+
+    plan.set_disk_full(true);
+    for _ in 0..3 {
+        get("/readyz").assert_envelope(503);
+    }
+    assert!(
+        server.engine.failed(),
+        "three failed writes in a row stop the engine"
+    );
+    plan.set_disk_full(false);
+    get("/readyz").assert_envelope(503);
+    let metrics = String::from_utf8_lossy(&get("/metrics").body).into_owned();
+    assert!(metrics.contains("hallpass_writer_stopped 1"), "{metrics}");
+}

@@ -79,7 +79,7 @@ impl Writer {
         }
     }
 
-    pub(super) fn run(mut self, rx: Receiver<Message>) {
+    pub(super) fn run(mut self, rx: &Receiver<Message>) {
         let tick = Duration::from_millis(self.config.sweep_interval_ms.clamp(10, 60_000) as u64);
         // Sizes of the last few batches: how many callers are currently active.
         let mut recent_batches = [1usize; 8];
@@ -89,6 +89,9 @@ impl Writer {
                 Ok(request) => request,
                 Err(RecvTimeoutError::Timeout) => {
                     self.housekeeping();
+                    if self.gave_up() {
+                        break;
+                    }
                     continue;
                 }
                 Err(RecvTimeoutError::Disconnected) => break,
@@ -96,18 +99,22 @@ impl Writer {
             let mut batch = vec![first];
             batch.extend(rx.try_iter().take(self.config.max_batch.saturating_sub(1)));
             let target = recent_batches.iter().copied().max().unwrap_or(1);
-            self.gather(&rx, &mut batch, target);
+            self.gather(rx, &mut batch, target);
             recent_batches[batch_index % recent_batches.len()] = batch.len();
             batch_index += 1;
             if !self.process(batch) {
                 break;
             }
             self.housekeeping();
+            if self.gave_up() {
+                break;
+            }
         }
         // Persist what the last minutes of reads noted, then leave a snapshot so the next open
         // replays little (after the background one in flight, if any, is written).
         self.snapshots = None;
         if self.config.snapshot_on_close
+            && !self.gave_up()
             && self.state.read().last_seq() > self.last_snapshot
             && let Err(e) = self.take_snapshot()
         {
@@ -143,6 +150,7 @@ impl Writer {
         let mut envelopes: Vec<Envelope> = Vec::new();
         let mut shutdown = false;
         let mut snapshot_requested = Vec::new();
+        let mut probes = Vec::new();
         let mut flushed_seen = false;
         {
             let lock = Arc::clone(&self.state);
@@ -158,6 +166,10 @@ impl Writer {
                     }
                     Message::Control(Control::Snapshot(reply)) => {
                         snapshot_requested.push(reply);
+                        continue;
+                    }
+                    Message::Control(Control::Probe(reply)) => {
+                        probes.push(reply);
                         continue;
                     }
                     Message::Control(Control::Shutdown) => {
@@ -262,7 +274,36 @@ impl Writer {
             let answer = self.take_snapshot();
             reply.send(answer.map_err(|e| EngineError::Storage(Arc::new(e))));
         }
-        !shutdown
+        for reply in probes {
+            let answer = self.store.probe();
+            self.count_write(answer.is_ok());
+            reply.send(answer.map_err(|e| EngineError::Storage(Arc::new(e))));
+        }
+        !shutdown && !self.gave_up()
+    }
+
+    /// Counts one write (a batch or a probe) toward the consecutive-failure limit.
+    fn count_write(&self, ok: bool) {
+        let consecutive = &self.stats.consecutive_store_failures;
+        if ok {
+            consecutive.store(0, Ordering::Relaxed);
+            return;
+        }
+        let failures = consecutive.fetch_add(1, Ordering::Relaxed) + 1;
+        let limit = u64::from(self.config.max_consecutive_store_failures);
+        if limit > 0 && failures >= limit && !self.gave_up() {
+            error!(
+                failures,
+                "the store failed this many writes in a row; stopping the engine (reopen the \
+                 store, i.e. restart, to recover)"
+            );
+            self.stats.store_gave_up.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// Whether the writer stopped for good after too many failed writes.
+    fn gave_up(&self) -> bool {
+        self.stats.store_gave_up.load(Ordering::Relaxed)
     }
 
     /// Counts and logs what a committed batch did: after the commit, so a batch that failed
@@ -295,6 +336,8 @@ impl Writer {
         let record = match encode_record(envelopes) {
             Ok(record) => record,
             Err(e) => {
+                // A bug (an event over the size limit), not the disk: not counted toward
+                // stopping the engine.
                 self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
                 return Err(e.into());
             }
@@ -309,6 +352,7 @@ impl Writer {
         self.stats.sync_micros.fetch_add(micros, Ordering::Relaxed);
         match result {
             Ok(()) => {
+                self.count_write(true);
                 self.stats.batches.fetch_add(1, Ordering::Relaxed);
                 self.stats
                     .events
@@ -317,6 +361,7 @@ impl Writer {
             }
             Err(e) => {
                 self.stats.store_failures.fetch_add(1, Ordering::Relaxed);
+                self.count_write(false);
                 if let Err(undo) = self.store.discard(first) {
                     warn!(error = %undo, seq = first.0, "could not roll back a failed record");
                 }

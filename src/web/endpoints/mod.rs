@@ -10,6 +10,7 @@
 //! | `POST tokens/refresh`               | `tokens/refresh.rs`    |
 //! | `GET /.well-known/jwks.json`        | `well_known.rs`        |
 //! | `GET /metrics`                      | `metrics.rs`           |
+//! | `GET /healthz`, `GET /readyz`       | `health.rs`            |
 //!
 //! A new endpoint adds a [`Route`] (the URL map), a file here named by its path (e.g.
 //! `account/email.rs` for `account/email`), and one arm in [`dispatch`]. Helpers shared by
@@ -19,6 +20,7 @@
 mod auth;
 mod common;
 mod config;
+mod health;
 mod metrics;
 mod tokens;
 mod well_known;
@@ -47,5 +49,7 @@ pub(crate) async fn dispatch(app: &Arc<App>, request: Request) -> Result<ApiRepl
         Route::Refresh => tokens::refresh::post(app, &request).await,
         Route::Jwks => Ok(well_known::jwks(app)),
         Route::Metrics => Ok(metrics::get(app)),
+        Route::Healthz => Ok(health::healthz()),
+        Route::Readyz => health::readyz(app).await,
     }
 }

@@ -8,11 +8,13 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use zeroize::{Zeroize, ZeroizeOnDrop};
-
 use crate::engine::EngineConfig;
 use crate::store::Durability;
 use crate::token::{Algorithm, StrategyKind};
+
+mod secret;
+
+pub use secret::Secret;
 
 /// Every setting hallpass reads, by its allauth/Django name.
 pub const SETTINGS: &[&str] = &[
@@ -59,28 +61,6 @@ impl ConfigError {
             setting: setting.to_owned(),
             reason: reason.into(),
         }
-    }
-}
-
-/// A secret string (signing key, `SECRET_KEY`): redacted `Debug`, wiped on drop.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a secret value.
-    pub fn new(value: String) -> Secret {
-        Secret(value)
-    }
-
-    /// The secret itself; do not log it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("Secret(<redacted>)")
     }
 }
 

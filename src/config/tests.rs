@@ -120,3 +120,82 @@ fn secrets_are_redacted() {
     let c = r.validate().unwrap();
     assert!(!format!("{c:?}").contains("hunter2"));
 }
+
+#[test]
+fn every_setting_has_a_one_line_doc() {
+    for s in settings::DECLARED {
+        let doc = s.doc();
+        assert!(!doc.is_empty(), "{} has no doc", s.name);
+        assert!(
+            !doc.contains('\n') && !doc.contains('|'),
+            "{}'s doc must be one line without `|` (it is a README table cell)",
+            s.name
+        );
+    }
+}
+
+#[test]
+fn names_are_unique_and_are_the_known_settings() {
+    let names: Vec<&str> = settings::DECLARED.iter().map(|s| s.name).collect();
+    let unique: std::collections::BTreeSet<&str> = names.iter().copied().collect();
+    assert_eq!(unique.len(), names.len(), "a setting is declared twice");
+    assert_eq!(SETTINGS, names.as_slice());
+    for name in names {
+        assert!(RawConfig::new().set(name, "x").is_ok(), "{name}");
+    }
+}
+
+#[test]
+fn every_declared_default_validates() {
+    assert!(RawConfig::new().validate().is_ok());
+    for s in settings::DECLARED {
+        let written = raw(&[(s.name, &s.default_text())]);
+        if let Err(e) = written.validate() {
+            panic!(
+                "{}'s default {:?} does not validate: {e}",
+                s.name,
+                s.default_text()
+            );
+        }
+    }
+}
+
+#[test]
+fn engine_defaults_are_the_engines() {
+    let (c, e) = (Config::default(), EngineConfig::default());
+    assert_eq!(c.session_ttl_secs, e.session_ttl_secs);
+    assert_eq!(c.refresh_grace_secs * 1000, e.refresh_grace_ms);
+    assert_eq!(c.reuse_detection, e.reuse_detection);
+}
+
+#[test]
+fn a_blank_value_is_the_default() {
+    let blank = raw(&[
+        ("HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN", ""),
+        ("HALLPASS_SIGNUP_OPEN", "  "),
+        ("HEADLESS_JWT_AUTHORIZATION_HEADER_SCHEME", ""),
+        ("SECRET_KEY", " "),
+    ]);
+    let c = blank.validate().unwrap();
+    assert_eq!(c.access_ttl_secs, 300);
+    assert!(c.signup_open);
+    assert_eq!(c.header_scheme, "Bearer");
+    assert!(c.secret_key.is_none());
+}
+
+#[test]
+fn help_lists_every_setting_with_its_default_and_doc() {
+    let help = RawConfig::settings_help();
+    for s in settings::DECLARED {
+        let default = s.default_shown().replace('`', "");
+        assert!(
+            help.contains(&format!("  {} (default: {default}", s.name)),
+            "{} missing from:\n{help}",
+            s.name
+        );
+        let first_word = s.doc().replace('`', "");
+        let first_word = first_word.split_whitespace().next().unwrap();
+        assert!(help.contains(first_word), "{}'s doc", s.name);
+    }
+    assert!(help.lines().all(|l| l.chars().count() <= 80), "{help}");
+}

@@ -85,7 +85,7 @@ settings! {
     /// PEM text or a path to it; for HS*, the shared secret itself (empty: `SECRET_KEY`)
     HEADLESS_JWT_PRIVATE_KEY {
         field: jwt_private_key,
-        default: Unset("(generated for dev)"),
+        default: Unset("generated for dev"),
         parse: secret,
         secret: true,
     }
@@ -125,7 +125,7 @@ settings! {
     /// tokens signed before the switch keep working
     HALLPASS_JWT_REFRESH_ALGORITHM {
         field: refresh_algorithm,
-        default: Unset("(none)"),
+        default: Unset("none"),
         parse: refresh_algorithm,
     }
     /// session lifetime, seconds (two weeks)
@@ -137,7 +137,7 @@ settings! {
     /// keys the `sid` claim's encryption, and HS signing when no private key
     SECRET_KEY {
         field: secret_key,
-        default: Unset("(generated for dev)"),
+        default: Unset("generated for dev"),
         parse: secret,
         secret: true,
     }
@@ -172,17 +172,17 @@ settings! {
         parse: boolean,
     }
     /// proxies of yours that append to `X-Forwarded-For`; the client is the entry that many from
-    /// the right (`0`: the header is ignored). See below
+    /// the right (`0`: the header is ignored)
     ALLAUTH_TRUSTED_PROXY_COUNT {
         field: trusted_proxy_count,
         default: Text("0"),
         parse: |v| count(v, MAX_TRUSTED_PROXY_COUNT),
     }
     /// a header your proxy sets to the client's address (`X-Real-IP`, `CF-Connecting-IP`); wins
-    /// over `X-Forwarded-For`. See below
+    /// over `X-Forwarded-For`
     ALLAUTH_TRUSTED_CLIENT_IP_HEADER {
         field: trusted_client_ip_header,
-        default: Unset("(none)"),
+        default: Unset("none"),
         parse: client_ip_header,
     }
 }
@@ -217,7 +217,8 @@ pub(crate) enum DefaultValue {
     /// The text of a value of [`EngineConfig::default`], so that the engine's default and the
     /// setting's are one.
     FromEngine(fn(&EngineConfig) -> String),
-    /// No value (the parser sees empty text); the note says what that means, for the docs.
+    /// No value (the parser sees empty text); the note says what that means, for the docs
+    /// (e.g. `none`).
     Unset(&'static str),
 }
 
@@ -243,14 +244,6 @@ impl Setting {
             Text(text) => Cow::Borrowed(text),
             FromEngine(of) => Cow::Owned(of(&EngineConfig::default())),
             Unset(_) => Cow::Borrowed(""),
-        }
-    }
-
-    /// The default as the docs show it: the value in backticks, or what being unset means.
-    pub(crate) fn default_shown(&self) -> String {
-        match self.default {
-            Unset(note) => note.to_owned(),
-            Text(_) | FromEngine(_) => format!("`{}`", self.default_text()),
         }
     }
 
@@ -293,9 +286,12 @@ pub(crate) fn help() -> String {
         &mut out,
     );
     for s in DECLARED {
-        let default = s.default_shown().replace('`', "");
-        let secret = if s.secret { ", secret" } else { "" };
-        out.push_str(&format!("\n  {} (default: {default}{secret})\n", s.name));
+        let default = match s.default {
+            Unset(note) => Cow::Borrowed(note),
+            Text(_) | FromEngine(_) => s.default_text(),
+        };
+        let secret = if s.secret { "secret; " } else { "" };
+        out.push_str(&format!("\n  {} ({secret}default: {default})\n", s.name));
         wrap(&s.doc().replace('`', ""), "      ", 80, &mut out);
     }
     out

@@ -187,9 +187,13 @@ fn a_blank_value_is_the_default() {
 fn help_lists_every_setting_with_its_default_and_doc() {
     let help = RawConfig::settings_help();
     for s in settings::DECLARED {
-        let default = s.default_shown().replace('`', "");
+        let default = match s.default {
+            settings::DefaultValue::Unset(note) => note.to_owned(),
+            _ => s.default_text().into_owned(),
+        };
+        let secret = if s.secret { "secret; " } else { "" };
         assert!(
-            help.contains(&format!("  {} (default: {default}", s.name)),
+            help.contains(&format!("  {} ({secret}default: {default})\n", s.name)),
             "{} missing from:\n{help}",
             s.name
         );

@@ -203,3 +203,86 @@ fn help_lists_every_setting_with_its_default_and_doc() {
     }
     assert!(help.lines().all(|l| l.chars().count() <= 80), "{help}");
 }
+
+/// The README's settings table is the one the declarations in `settings.rs` render: the lines
+/// between `<!-- settings:begin -->` and `<!-- settings:end -->` in `README.md`.
+///
+/// When it fails, edit the declaration (not the README), then regenerate the table with
+/// `HALLPASS_UPDATE_README=1 cargo test --lib config::tests::readme`, which rewrites the lines
+/// between the markers and passes. The failure message also prints the expected table.
+#[test]
+fn readme_settings_table_is_the_declarations() {
+    const BEGIN: &str = "<!-- settings:begin -->\n";
+    const END: &str = "<!-- settings:end -->";
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let (Some(begin), Some(end)) = (readme.find(BEGIN), readme.find(END)) else {
+        panic!("README.md lacks the markers {BEGIN:?} and {END:?} around the settings table");
+    };
+    let (start, written) = (begin + BEGIN.len(), &readme[begin + BEGIN.len()..end]);
+    let expected = markdown_table();
+    if written == expected {
+        return;
+    }
+    if std::env::var_os("HALLPASS_UPDATE_README").is_some() {
+        let updated = format!("{}{expected}{}", &readme[..start], &readme[end..]);
+        std::fs::write(&path, updated).unwrap();
+        return;
+    }
+    panic!(
+        "README.md's settings table differs from the declarations in src/config/settings.rs \
+         (- README, + declarations):\n{}\nRegenerate it with `HALLPASS_UPDATE_README=1 \
+         cargo test --lib config::tests::readme`; the table is:\n\n{expected}",
+        line_diff(written, &expected)
+    );
+}
+
+/// The README's settings table: a Markdown row per declared setting, in declaration order.
+fn markdown_table() -> String {
+    let mut out = String::from("| setting | default | meaning |\n|---|---|---|\n");
+    for s in settings::DECLARED {
+        let default = match s.default {
+            settings::DefaultValue::Unset(note) => format!("({note})"),
+            _ => format!("`{}`", s.default_text()),
+        };
+        out.push_str(&format!("| `{}` | {default} | {} |\n", s.name, s.doc()));
+    }
+    out
+}
+
+/// The lines of `old` and `new` that differ, as `- old` / `+ new` (a longest-common-subsequence
+/// diff, small inputs only).
+fn line_diff(old: &str, new: &str) -> String {
+    let (a, b): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+    // common[i][j]: the length of the longest common subsequence of a[i..] and b[j..].
+    let mut common = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for i in (0..a.len()).rev() {
+        for j in (0..b.len()).rev() {
+            common[i][j] = if a[i] == b[j] {
+                common[i + 1][j + 1] + 1
+            } else {
+                common[i + 1][j].max(common[i][j + 1])
+            };
+        }
+    }
+    let (mut out, mut i, mut j) = (String::new(), 0, 0);
+    while i < a.len() || j < b.len() {
+        if i < a.len() && j < b.len() && a[i] == b[j] {
+            (i, j) = (i + 1, j + 1);
+        } else if i < a.len() && (j == b.len() || common[i + 1][j] >= common[i][j + 1]) {
+            out.push_str(&format!("- {}\n", a[i]));
+            i += 1;
+        } else {
+            out.push_str(&format!("+ {}\n", b[j]));
+            j += 1;
+        }
+    }
+    out
+}
+
+#[test]
+fn line_diff_shows_only_what_changed() {
+    assert_eq!(line_diff("a\nb\nc\n", "a\nc\nd\n"), "- b\n+ d\n");
+    assert_eq!(line_diff("x\n", "y\n"), "- x\n+ y\n");
+    assert_eq!(line_diff("same\n", "same\n"), "");
+}

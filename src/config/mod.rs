@@ -80,6 +80,9 @@ pub struct Config {
     pub rotate_refresh: bool,
     /// `SESSION_COOKIE_AGE`, in seconds.
     pub session_ttl_secs: i64,
+    /// `HALLPASS_MAX_SESSIONS_PER_USER`: a new session beyond it ends the user's oldest; 0 is
+    /// no cap.
+    pub max_sessions_per_user: usize,
     /// `SECRET_KEY`; `None` until development defaults fill it in (`serve`'s first step).
     pub secret_key: Option<Secret>,
     /// `ACCOUNT_RATE_LIMITS`; `false` disables every limit.
@@ -88,6 +91,9 @@ pub struct Config {
     pub reuse_detection: bool,
     /// `HALLPASS_REFRESH_GRACE_SECONDS`.
     pub refresh_grace_secs: i64,
+    /// `HALLPASS_REFRESH_GRACE_REPLAYS`: how many times within the grace window a rotated-out
+    /// refresh token is answered with its successor again; one more is a reuse.
+    pub refresh_grace_replays: u32,
     /// `HALLPASS_DURABILITY`.
     pub durability: Durability,
     /// `HALLPASS_SIGNUP_OPEN`.
@@ -107,7 +113,9 @@ impl Config {
         EngineConfig {
             session_ttl_secs: self.session_ttl_secs,
             refresh_grace_ms: self.refresh_grace_secs * 1000,
+            refresh_grace_replays: self.refresh_grace_replays,
             reuse_detection: self.reuse_detection,
+            max_sessions_per_user: self.max_sessions_per_user,
             ..EngineConfig::default()
         }
     }

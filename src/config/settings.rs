@@ -134,6 +134,13 @@ settings! {
         default: FromEngine(|e| e.session_ttl_secs.to_string()),
         parse: |v| seconds(v, 1),
     }
+    /// at most this many live sessions per user; a new one beyond it ends the user's oldest (`0`:
+    /// no cap)
+    HALLPASS_MAX_SESSIONS_PER_USER {
+        field: max_sessions_per_user,
+        default: FromEngine(|e| e.max_sessions_per_user.to_string()),
+        parse: |v| count(v, MAX_SESSIONS_PER_USER),
+    }
     /// keys the `sid` claim's encryption, and HS signing when no private key
     SECRET_KEY {
         field: secret_key,
@@ -158,6 +165,14 @@ settings! {
         field: refresh_grace_secs,
         default: FromEngine(|e| (e.refresh_grace_ms / 1000).to_string()),
         parse: |v| seconds(v, 0),
+    }
+    /// how many times a rotated-out refresh token may be presented again within
+    /// `HALLPASS_REFRESH_GRACE_SECONDS` and get the same successor (`0`: none); one more counts as
+    /// reuse
+    HALLPASS_REFRESH_GRACE_REPLAYS {
+        field: refresh_grace_replays,
+        default: FromEngine(|e| e.refresh_grace_replays.to_string()),
+        parse: |v| count(v, MAX_GRACE_REPLAYS),
     }
     /// `fsync`, `flush` or `none` (tests only)
     HALLPASS_DURABILITY {
@@ -189,6 +204,14 @@ settings! {
 
 /// The largest `ALLAUTH_TRUSTED_PROXY_COUNT` accepted; more is surely a typo.
 pub(crate) const MAX_TRUSTED_PROXY_COUNT: usize = 100;
+
+/// The largest `HALLPASS_MAX_SESSIONS_PER_USER` accepted; more is surely a typo (use `0` for
+/// no cap).
+const MAX_SESSIONS_PER_USER: usize = 1_000_000;
+
+/// The largest `HALLPASS_REFRESH_GRACE_REPLAYS` accepted: a client retrying more often than
+/// this within seconds is not a client.
+const MAX_GRACE_REPLAYS: u32 = 10_000;
 
 /// The longest duration a `*_SECONDS`/`*_EXPIRES_IN`/`*_AGE` setting accepts: ten years.
 const MAX_SECONDS: i64 = 10 * 365 * 86_400;

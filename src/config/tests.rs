@@ -91,6 +91,12 @@ fn errors_name_the_setting() {
         ("ALLAUTH_TRUSTED_CLIENT_IP_HEADER", "X-Real-IP:"),
         ("HALLPASS_JWT_REFRESH_ALGORITHM", "RS256"),
         ("HALLPASS_JWT_REFRESH_ALGORITHM", "none"),
+        ("HALLPASS_MAX_SESSIONS_PER_USER", "-1"),
+        ("HALLPASS_MAX_SESSIONS_PER_USER", "1000001"),
+        ("HALLPASS_MAX_SESSIONS_PER_USER", "lots"),
+        ("HALLPASS_REFRESH_GRACE_REPLAYS", "-1"),
+        ("HALLPASS_REFRESH_GRACE_REPLAYS", "10001"),
+        ("HALLPASS_REFRESH_GRACE_REPLAYS", "2.5"),
     ];
     for (name, value) in cases {
         let err = raw(&[(name, value)]).validate().unwrap_err();
@@ -166,6 +172,35 @@ fn engine_defaults_are_the_engines() {
     assert_eq!(c.session_ttl_secs, e.session_ttl_secs);
     assert_eq!(c.refresh_grace_secs * 1000, e.refresh_grace_ms);
     assert_eq!(c.reuse_detection, e.reuse_detection);
+    assert_eq!(c.max_sessions_per_user, e.max_sessions_per_user);
+    assert_eq!(c.refresh_grace_replays, e.refresh_grace_replays);
+    assert_eq!(
+        (c.max_sessions_per_user, c.refresh_grace_replays),
+        (100, 32)
+    );
+}
+
+#[test]
+fn session_cap_and_grace_replays_reach_the_engine() {
+    let c = raw(&[
+        ("HALLPASS_MAX_SESSIONS_PER_USER", "0"),
+        ("HALLPASS_REFRESH_GRACE_REPLAYS", " 3 "),
+        ("HALLPASS_REFRESH_GRACE_SECONDS", "2"),
+    ])
+    .validate()
+    .unwrap();
+    let e = c.engine_config();
+    assert_eq!(e.max_sessions_per_user, 0, "0 is no cap");
+    assert_eq!(e.refresh_grace_replays, 3);
+    assert_eq!(e.refresh_grace_ms, 2000);
+    let c = raw(&[
+        ("HALLPASS_MAX_SESSIONS_PER_USER", "1000000"),
+        ("HALLPASS_REFRESH_GRACE_REPLAYS", "0"),
+    ])
+    .validate()
+    .unwrap();
+    assert_eq!(c.engine_config().max_sessions_per_user, 1_000_000);
+    assert_eq!(c.engine_config().refresh_grace_replays, 0);
 }
 
 #[test]

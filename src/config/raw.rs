@@ -42,10 +42,11 @@ impl RawConfig {
     ///
     /// # Errors
     ///
-    /// A [`ConfigError`] for a missing `=` or an unknown name.
+    /// A [`ConfigError`] for a missing `=` (naming `--set`: the text is not echoed, as it may
+    /// hold a secret) or an unknown name.
     pub fn set_assignment(&mut self, assignment: &str) -> Result<(), ConfigError> {
         let Some((name, value)) = assignment.split_once('=') else {
-            return Err(ConfigError::new(assignment, "expected NAME=VALUE"));
+            return Err(ConfigError::new("--set", "expected NAME=VALUE"));
         };
         self.set(name.trim(), value)
     }

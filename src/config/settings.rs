@@ -276,7 +276,7 @@ impl Setting {
     ///
     /// A [`ConfigError`] naming the setting, with what `parse` expected and, unless the
     /// setting is secret, the text written.
-    fn parse<T>(
+    pub(crate) fn parse<T>(
         &self,
         values: &BTreeMap<String, String>,
         parse: impl FnOnce(&str) -> Result<T, String>,

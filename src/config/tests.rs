@@ -321,3 +321,36 @@ fn line_diff_shows_only_what_changed() {
     assert_eq!(line_diff("x\n", "y\n"), "- x\n+ y\n");
     assert_eq!(line_diff("same\n", "same\n"), "");
 }
+
+#[test]
+fn secret_settings_are_the_keys() {
+    let secret: Vec<&str> = settings::DECLARED
+        .iter()
+        .filter(|s| s.secret)
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(secret, ["HEADLESS_JWT_PRIVATE_KEY", "SECRET_KEY"]);
+    assert!(settings::Setting::is_secret("SECRET_KEY"));
+    assert!(!settings::Setting::is_secret("HEADLESS_JWT_ALGORITHM"));
+}
+
+#[test]
+fn errors_never_echo_a_secret() {
+    let values = [("SECRET_KEY".to_owned(), "hunter2".to_owned())].into();
+    let expected = || Err::<(), _>("expected something else".to_owned());
+    let secret = settings::Setting::find("SECRET_KEY").unwrap();
+    let err = secret.parse(&values, |_| expected()).unwrap_err();
+    assert_eq!(err.setting, "SECRET_KEY");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    // A setting that is not secret shows what was written, which helps.
+    let values = [("HALLPASS_DURABILITY".to_owned(), "sometimes".to_owned())].into();
+    let durability = settings::Setting::find("HALLPASS_DURABILITY").unwrap();
+    let err = durability.parse(&values, |_| expected()).unwrap_err();
+    assert!(err.to_string().contains("\"sometimes\""), "{err}");
+    // `--set` without `=` may be a secret typed with the wrong separator.
+    let err = RawConfig::new()
+        .set_assignment("SECRET_KEY:hunter2")
+        .unwrap_err();
+    assert_eq!(err.setting, "--set");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+}

@@ -119,6 +119,69 @@ impl Config {
             ..EngineConfig::default()
         }
     }
+
+    /// Settings that are valid but weak, one message each (`SETTING: why`), for the binary to
+    /// log at startup; empty when there are none. Validation does not refuse them: a
+    /// development setup may use a short key on purpose.
+    ///
+    /// - `SECRET_KEY` with fewer than 50 characters, fewer than 5 distinct ones, or Django's
+    ///   `django-insecure-` prefix (Django's `security.W009`).
+    /// - `HEADLESS_JWT_PRIVATE_KEY` with an HS256/HS384/HS512 algorithm and fewer bytes than
+    ///   the hash's output (32, 48, 64), which RFC 7518 section 3.2 requires of an HMAC key.
+    ///
+    /// Invariant: a message names the setting and the rule, never the value (nor which part
+    /// of the rule it breaks, which would narrow the value down).
+    pub fn warnings(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        if self.secret_key.as_ref().is_some_and(is_weak_secret_key) {
+            warnings.push(format!(
+                "SECRET_KEY: weak by Django's security.W009 (fewer than {MIN_SECRET_KEY_CHARS} \
+                 characters, fewer than {MIN_SECRET_KEY_UNIQUE} distinct ones, or the \
+                 {INSECURE_PREFIX:?} prefix); set {MIN_SECRET_KEY_CHARS} or more random \
+                 characters"
+            ));
+        }
+        if let (Some(min), Some(key)) = (
+            hmac_key_min_bytes(self.jwt_algorithm),
+            &self.jwt_private_key,
+        ) && key.expose().len() < min
+        {
+            warnings.push(format!(
+                "HEADLESS_JWT_PRIVATE_KEY: shorter than {min} bytes, too short for {} (RFC 7518 \
+                 section 3.2 requires an HMAC key at least as long as the hash); set {min} or \
+                 more random bytes",
+                self.jwt_algorithm
+            ));
+        }
+        warnings
+    }
+}
+
+/// Django's `security.W009`: a `SECRET_KEY` needs this many characters...
+const MIN_SECRET_KEY_CHARS: usize = 50;
+/// ...this many distinct ones...
+const MIN_SECRET_KEY_UNIQUE: usize = 5;
+/// ...and not the prefix of the placeholder `django-admin startproject` writes.
+const INSECURE_PREFIX: &str = "django-insecure-";
+
+/// Whether `key` breaks Django's `security.W009` rule.
+fn is_weak_secret_key(key: &Secret) -> bool {
+    let key = key.expose();
+    let distinct: std::collections::BTreeSet<char> = key.chars().collect();
+    key.chars().count() < MIN_SECRET_KEY_CHARS
+        || distinct.len() < MIN_SECRET_KEY_UNIQUE
+        || key.starts_with(INSECURE_PREFIX)
+}
+
+/// The shortest key RFC 7518 section 3.2 allows for an HMAC algorithm (its hash's output);
+/// `None` for the others.
+fn hmac_key_min_bytes(algorithm: Algorithm) -> Option<usize> {
+    match algorithm {
+        Algorithm::HS256 => Some(32),
+        Algorithm::HS384 => Some(48),
+        Algorithm::HS512 => Some(64),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -354,3 +354,65 @@ fn errors_never_echo_a_secret() {
     assert_eq!(err.setting, "--set");
     assert!(!err.to_string().contains("hunter2"), "{err}");
 }
+
+#[test]
+fn weak_secret_keys_warn_without_the_value() {
+    let strong = "k3!x-9q_Vb7m@Zr2&Lp0(Ws5^Nd8)Hf4=Tj6+Cg1#Ye$uAoEiI";
+    assert_eq!(strong.len(), 50);
+    let weak = [
+        "hunter2",                                              // short
+        "abcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcdabcdab",   // 50, 4 distinct
+        "django-insecure-k3!x-9q_Vb7m@Zr2&Lp0(Ws5^Nd8)Hf4=Tj6", // startproject's placeholder
+    ];
+    for key in weak {
+        let warnings = raw(&[("SECRET_KEY", key)]).validate().unwrap().warnings();
+        assert_eq!(warnings.len(), 1, "{key}: {warnings:?}");
+        assert!(warnings[0].starts_with("SECRET_KEY: "), "{warnings:?}");
+        assert!(warnings[0].contains("W009"), "{warnings:?}");
+        assert!(!warnings[0].contains(key), "{warnings:?}");
+    }
+    let c = raw(&[("SECRET_KEY", strong)]).validate().unwrap();
+    assert_eq!(c.warnings(), Vec::<String>::new());
+    assert!(
+        Config::default().warnings().is_empty(),
+        "unset: development defaults fill it in"
+    );
+}
+
+#[test]
+fn short_hmac_keys_warn_without_the_value() {
+    let secret_key = (
+        "SECRET_KEY",
+        "k3!x-9q_Vb7m@Zr2&Lp0(Ws5^Nd8)Hf4=Tj6+Cg1#Ye$uAoEiI",
+    );
+    let cases = [
+        ("HS256", 31, true),
+        ("HS256", 32, false),
+        ("HS384", 47, true),
+        ("HS384", 48, false),
+        ("HS512", 63, true),
+        ("HS512", 64, false),
+        ("RS256", 8, false), // a path or a PEM: not an HMAC key
+    ];
+    for (algorithm, len, warns) in cases {
+        let key: String = "s3cr3t-".chars().cycle().take(len).collect();
+        let c = raw(&[
+            secret_key,
+            ("HEADLESS_JWT_ALGORITHM", algorithm),
+            ("HEADLESS_JWT_PRIVATE_KEY", &key),
+        ])
+        .validate()
+        .unwrap();
+        let warnings = c.warnings();
+        assert_eq!(
+            warnings.len(),
+            usize::from(warns),
+            "{algorithm} {len}: {warnings:?}"
+        );
+        for w in &warnings {
+            assert!(w.starts_with("HEADLESS_JWT_PRIVATE_KEY: "), "{w}");
+            assert!(w.contains(algorithm), "{w}");
+            assert!(!w.contains(&key), "{w}");
+        }
+    }
+}

@@ -188,6 +188,9 @@ fn serve(
     config: Config,
     strategy: hallpass::ConfiguredStrategy,
 ) -> anyhow::Result<()> {
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     let engine = open_engine(data_dir, &config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

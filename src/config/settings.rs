@@ -1,6 +1,6 @@
 //! Every setting, declared once.
 //!
-//! One entry of the [`settings!`] table per setting gives its name (allauth's or Django's, or
+//! One entry of the `settings!` table per setting gives its name (allauth's or Django's, or
 //! `HALLPASS_*` for ours), the [`Config`] field it fills, its default, the function that parses
 //! its text, whether it is secret, and a one-line doc. Everything else is derived from the
 //! table: the known names ([`SETTINGS`]), validation ([`build`]), the settings part of

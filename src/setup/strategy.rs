@@ -122,12 +122,12 @@ fn private_key_pem(setting: &Secret) -> Result<Secret, ConfigError> {
     if text.trim_start().starts_with("-----BEGIN") {
         return Ok(setting.clone());
     }
-    let path = text.trim();
-    std::fs::read_to_string(path)
+    // The text is not echoed: it may be no path but a key pasted without its BEGIN line.
+    std::fs::read_to_string(text.trim())
         .map(Secret::new)
         .map_err(|e| ConfigError {
             setting: "HEADLESS_JWT_PRIVATE_KEY".into(),
-            reason: format!("neither a PEM nor a readable file ({path}): {e}"),
+            reason: format!("neither a PEM (-----BEGIN ...) nor a readable file: {e}"),
         })
 }
 
@@ -214,5 +214,20 @@ mod tests {
         assert_eq!(e.setting, "HEADLESS_JWT_PRIVATE_KEY");
         let session = build_strategy(&config(&[])).unwrap();
         assert!(session.jwt.is_none());
+    }
+
+    /// Regression: a private key pasted without its `-----BEGIN` line was taken for a path,
+    /// and the error quoted it ("neither a PEM nor a readable file (MIGHAgEAMBMG...)").
+    #[test]
+    fn a_key_that_is_no_pem_nor_file_is_not_quoted() {
+        let body = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg";
+        let mangled = config(&[
+            ("HEADLESS_TOKEN_STRATEGY", "jwt"),
+            ("SECRET_KEY", "s"),
+            ("HEADLESS_JWT_PRIVATE_KEY", body),
+        ]);
+        let e = build_strategy(&mangled).unwrap_err();
+        assert_eq!(e.setting, "HEADLESS_JWT_PRIVATE_KEY");
+        assert!(!e.to_string().contains(body), "{e}");
     }
 }

@@ -163,3 +163,27 @@ fn a_new_session_beyond_the_cap_ends_the_oldest() {
         .unwrap();
     assert_eq!(evicted, 2 + 16);
 }
+
+/// `HALLPASS_MAX_SESSIONS_PER_USER` reaches the engine `hallpass::open_engine` opens.
+#[test]
+fn the_session_cap_setting_reaches_the_engine() {
+    let mut raw = hallpass::RawConfig::new();
+    raw.set("HALLPASS_MAX_SESSIONS_PER_USER", "2").unwrap();
+    raw.set("HALLPASS_DURABILITY", "none").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (engine, _) = hallpass::open_engine(dir.path(), &raw.validate().unwrap()).unwrap();
+    let ann = user(&engine, 1);
+    let keys: Vec<_> = (0..3)
+        .map(|_| {
+            engine
+                .create_session(ann, SessionMeta::default(), None)
+                .unwrap()
+                .key
+        })
+        .collect();
+    assert!(
+        engine.lookup(keys[0].expose()).is_none(),
+        "the oldest ended"
+    );
+    assert_eq!(engine.user_sessions(ann).len(), 2);
+}

@@ -29,6 +29,10 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Serve the API at /_allauth/app/v1.
+    #[command(
+        after_help = "Settings: see `hallpass serve --help`.",
+        after_long_help = RawConfig::settings_help()
+    )]
     Serve {
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:8000")]
@@ -184,6 +188,9 @@ fn serve(
     config: Config,
     strategy: hallpass::ConfiguredStrategy,
 ) -> anyhow::Result<()> {
+    for warning in config.warnings() {
+        tracing::warn!("{warning}");
+    }
     let engine = open_engine(data_dir, &config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1,0 +1,442 @@
+//! Every setting, declared once.
+//!
+//! One entry of the `settings!` table per setting gives its name (allauth's or Django's, or
+//! `HALLPASS_*` for ours), the [`Config`] field it fills, its default, the function that parses
+//! its text, whether it is secret, and a one-line doc. Everything else is derived from the
+//! table: the known names ([`SETTINGS`]), validation ([`build`]), the settings part of
+//! `hallpass serve --help` ([`help`]) and the README's settings table (rendered and compared by
+//! a test in `config/tests.rs`).
+//!
+//! A parser takes the setting's text and returns the value or what it expected (`"expected
+//! …"`); [`Setting::parse`] adds the setting's name and, unless it is secret, the text that was
+//! written. So no parser can echo a secret, and none sees an empty value unless the default is
+//! [`Unset`]: a value that is empty or only whitespace counts as not set.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::engine::EngineConfig;
+use crate::store::Durability;
+use crate::token::{Algorithm, StrategyKind};
+
+use super::secret::Secret;
+use super::{Config, ConfigError};
+
+use DefaultValue::{FromEngine, Text, Unset};
+
+/// Declares the settings: one block per setting, `///` with its doc (one line of Markdown once
+/// its comment lines are joined; shown in the README and, without backticks, in `--help`), then
+/// its name and `{ field, default, parse[, secret] }`. Generates a `const` [`Setting`] per name,
+/// [`DECLARED`], [`SETTINGS`] and [`build`].
+macro_rules! settings {
+    ($(
+        $(#[doc = $doc:literal])+
+        $name:ident {
+            field: $field:ident,
+            default: $default:expr,
+            parse: $parse:expr,
+            $(secret: $secret:literal,)?
+        }
+    )*) => {
+        $(
+            const $name: Setting = Setting {
+                name: stringify!($name),
+                default: $default,
+                secret: false $(|| $secret)?,
+                doc: concat!($($doc),+),
+            };
+        )*
+
+        /// Every setting, in the order the docs list them.
+        pub(crate) const DECLARED: &[Setting] = &[$($name),*];
+
+        /// Every setting hallpass reads, by its allauth/Django name.
+        pub const SETTINGS: &[&str] = &[$(stringify!($name)),*];
+
+        /// Validates `values` (setting name to text as written) into a [`Config`]: each setting
+        /// not in `values`, or blank there, takes its default.
+        ///
+        /// # Errors
+        ///
+        /// The first [`ConfigError`], naming its setting.
+        pub(super) fn build(values: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+            Ok(Config {
+                $($field: $name.parse(values, $parse)?,)*
+            })
+        }
+    };
+}
+
+settings! {
+    /// `session` or `jwt` (allauth's class paths accepted)
+    HEADLESS_TOKEN_STRATEGY {
+        field: token_strategy,
+        default: Text("session"),
+        parse: strategy,
+    }
+    /// HS256/384/512, RS256/384/512, ES256, EdDSA
+    HEADLESS_JWT_ALGORITHM {
+        field: jwt_algorithm,
+        default: Text("RS256"),
+        parse: algorithm,
+    }
+    /// PEM text or a path to it; for HS*, the shared secret itself (empty: `SECRET_KEY`)
+    HEADLESS_JWT_PRIVATE_KEY {
+        field: jwt_private_key,
+        default: Unset("generated for dev"),
+        parse: secret,
+        secret: true,
+    }
+    /// access-token lifetime, seconds
+    HEADLESS_JWT_ACCESS_TOKEN_EXPIRES_IN {
+        field: access_ttl_secs,
+        default: Text("300"),
+        parse: |v| seconds(v, 1),
+    }
+    /// refresh-token lifetime, seconds
+    HEADLESS_JWT_REFRESH_TOKEN_EXPIRES_IN {
+        field: refresh_ttl_secs,
+        default: Text("86400"),
+        parse: |v| seconds(v, 1),
+    }
+    /// `Authorization` scheme, compared case-insensitively
+    HEADLESS_JWT_AUTHORIZATION_HEADER_SCHEME {
+        field: header_scheme,
+        default: Text("Bearer"),
+        parse: header_scheme,
+    }
+    /// access tokens also need a live session (logout kills them at once)
+    HEADLESS_JWT_STATEFUL_VALIDATION_ENABLED {
+        field: stateful_validation,
+        default: Text("false"),
+        parse: boolean,
+    }
+    /// each refresh returns a new refresh token and spends the old one
+    HEADLESS_JWT_ROTATE_REFRESH_TOKEN {
+        field: rotate_refresh,
+        default: Text("true"),
+        parse: boolean,
+    }
+    /// empty: refresh tokens are signed like access tokens (allauth). `HS256`/`HS384`/`HS512`:
+    /// refresh tokens are signed with an HMAC key derived from `SECRET_KEY` (only hallpass verifies
+    /// them; a refresh with RSA access tokens then costs one RSA signature instead of two). Refresh
+    /// tokens signed before the switch keep working
+    HALLPASS_JWT_REFRESH_ALGORITHM {
+        field: refresh_algorithm,
+        default: Unset("none"),
+        parse: refresh_algorithm,
+    }
+    /// session lifetime, seconds (two weeks)
+    SESSION_COOKIE_AGE {
+        field: session_ttl_secs,
+        default: FromEngine(|e| e.session_ttl_secs.to_string()),
+        parse: |v| seconds(v, 1),
+    }
+    /// at most this many live sessions per user; a new one beyond it ends the user's oldest (`0`:
+    /// no cap)
+    HALLPASS_MAX_SESSIONS_PER_USER {
+        field: max_sessions_per_user,
+        default: FromEngine(|e| e.max_sessions_per_user.to_string()),
+        parse: |v| count(v, MAX_SESSIONS_PER_USER),
+    }
+    /// keys the `sid` claim's encryption, and HS signing when no private key
+    SECRET_KEY {
+        field: secret_key,
+        default: Unset("generated for dev"),
+        parse: secret,
+        secret: true,
+    }
+    /// `false` turns every rate limit off
+    ACCOUNT_RATE_LIMITS {
+        field: rate_limits,
+        default: Text("true"),
+        parse: boolean,
+    }
+    /// a rotated-out refresh token presented after the grace window revokes the session
+    HALLPASS_REFRESH_REUSE_DETECTION {
+        field: reuse_detection,
+        default: FromEngine(|e| e.reuse_detection.to_string()),
+        parse: boolean,
+    }
+    /// retries of a just-rotated token get the same successor (concurrent app requests)
+    HALLPASS_REFRESH_GRACE_SECONDS {
+        field: refresh_grace_secs,
+        default: FromEngine(|e| (e.refresh_grace_ms / 1000).to_string()),
+        parse: |v| seconds(v, 0),
+    }
+    /// how many times a rotated-out refresh token may be presented again within
+    /// `HALLPASS_REFRESH_GRACE_SECONDS` and get the same successor (`0`: none); one more counts as
+    /// reuse
+    HALLPASS_REFRESH_GRACE_REPLAYS {
+        field: refresh_grace_replays,
+        default: FromEngine(|e| e.refresh_grace_replays.to_string()),
+        parse: |v| count(v, MAX_GRACE_REPLAYS),
+    }
+    /// `fsync`, `flush` or `none` (tests only)
+    HALLPASS_DURABILITY {
+        field: durability,
+        default: Text("fsync"),
+        parse: durability,
+    }
+    /// `false`: signup answers 403 and is not offered in `flows`
+    HALLPASS_SIGNUP_OPEN {
+        field: signup_open,
+        default: Text("true"),
+        parse: boolean,
+    }
+    /// proxies of yours that append to `X-Forwarded-For`; the client is the entry that many from
+    /// the right (`0`: the header is ignored)
+    ALLAUTH_TRUSTED_PROXY_COUNT {
+        field: trusted_proxy_count,
+        default: Text("0"),
+        parse: |v| count(v, MAX_TRUSTED_PROXY_COUNT),
+    }
+    /// a header your proxy sets to the client's address (`X-Real-IP`, `CF-Connecting-IP`); wins
+    /// over `X-Forwarded-For`
+    ALLAUTH_TRUSTED_CLIENT_IP_HEADER {
+        field: trusted_client_ip_header,
+        default: Unset("none"),
+        parse: client_ip_header,
+    }
+}
+
+/// The largest `ALLAUTH_TRUSTED_PROXY_COUNT` accepted; more is surely a typo.
+pub(crate) const MAX_TRUSTED_PROXY_COUNT: usize = 100;
+
+/// The largest `HALLPASS_MAX_SESSIONS_PER_USER` accepted; more is surely a typo (use `0` for
+/// no cap).
+const MAX_SESSIONS_PER_USER: usize = 1_000_000;
+
+/// The largest `HALLPASS_REFRESH_GRACE_REPLAYS` accepted: a client retrying more often than
+/// this within seconds is not a client.
+const MAX_GRACE_REPLAYS: u32 = 10_000;
+
+/// The longest duration a `*_SECONDS`/`*_EXPIRES_IN`/`*_AGE` setting accepts: ten years.
+const MAX_SECONDS: i64 = 10 * 365 * 86_400;
+
+/// One setting's declaration, as validation and the docs see it.
+///
+/// Invariant: `name` is unique among [`DECLARED`]; `doc` is one line of Markdown without `|`
+/// (it is a README table cell); `default` parses (the tests check all three).
+#[derive(Clone, Copy)]
+pub(crate) struct Setting {
+    /// Its name, e.g. `HEADLESS_JWT_ALGORITHM`.
+    pub(crate) name: &'static str,
+    /// What it is when not set.
+    pub(crate) default: DefaultValue,
+    /// Whether its value must never be shown (errors, `Debug`, warnings).
+    pub(crate) secret: bool,
+    /// What it does, one line (as written after `///`: trim it).
+    pub(crate) doc: &'static str,
+}
+
+/// What a setting is when it is not set, or set to blank text.
+#[derive(Clone, Copy)]
+pub(crate) enum DefaultValue {
+    /// This text, parsed as if it had been written.
+    Text(&'static str),
+    /// The text of a value of [`EngineConfig::default`], so that the engine's default and the
+    /// setting's are one.
+    FromEngine(fn(&EngineConfig) -> String),
+    /// No value (the parser sees empty text); the note says what that means, for the docs
+    /// (e.g. `none`).
+    Unset(&'static str),
+}
+
+impl Setting {
+    /// The setting's declaration, if `name` is one.
+    pub(crate) fn find(name: &str) -> Option<&'static Setting> {
+        DECLARED.iter().find(|s| s.name == name)
+    }
+
+    /// Whether `name` is a secret setting, whose value is never shown.
+    pub(crate) fn is_secret(name: &str) -> bool {
+        Setting::find(name).is_some_and(|s| s.secret)
+    }
+
+    /// The one-line doc.
+    pub(crate) fn doc(&self) -> &'static str {
+        self.doc.trim()
+    }
+
+    /// The text validation parses when the setting is not set.
+    pub(crate) fn default_text(&self) -> Cow<'static, str> {
+        match self.default {
+            Text(text) => Cow::Borrowed(text),
+            FromEngine(of) => Cow::Owned(of(&EngineConfig::default())),
+            Unset(_) => Cow::Borrowed(""),
+        }
+    }
+
+    /// This setting's value in `values`, or its default, parsed by `parse`.
+    ///
+    /// # Errors
+    ///
+    /// A [`ConfigError`] naming the setting, with what `parse` expected and, unless the
+    /// setting is secret, the text written.
+    pub(crate) fn parse<T>(
+        &self,
+        values: &BTreeMap<String, String>,
+        parse: impl FnOnce(&str) -> Result<T, String>,
+    ) -> Result<T, ConfigError> {
+        let text = match values.get(self.name) {
+            Some(text) if !text.trim().is_empty() => Cow::Borrowed(text.as_str()),
+            _ => self.default_text(),
+        };
+        parse(&text).map_err(|expected| {
+            let reason = if self.secret {
+                format!("{expected} (the value is secret and not shown)")
+            } else {
+                format!("{expected}, got {text:?}")
+            };
+            ConfigError::new(self.name, reason)
+        })
+    }
+}
+
+/// The settings part of `hallpass serve --help`: each setting's name, default and doc, as
+/// plain text wrapped at 80 columns.
+pub(crate) fn help() -> String {
+    let mut out = String::new();
+    wrap(
+        "Settings (allauth's and Django's names): a --set NAME=VALUE flag beats the \
+         environment, which beats the --config file, which beats the default. An empty value \
+         means the default.",
+        "",
+        80,
+        &mut out,
+    );
+    for s in DECLARED {
+        let default = match s.default {
+            Unset(note) => Cow::Borrowed(note),
+            Text(_) | FromEngine(_) => s.default_text(),
+        };
+        let secret = if s.secret { "secret; " } else { "" };
+        out.push_str(&format!("\n  {} ({secret}default: {default})\n", s.name));
+        wrap(&s.doc().replace('`', ""), "      ", 80, &mut out);
+    }
+    out
+}
+
+/// Appends `text` to `out` in lines of at most `width` columns (a longer word gets a line of
+/// its own), each starting with `indent`.
+fn wrap(text: &str, indent: &str, width: usize, out: &mut String) {
+    let mut line = String::new();
+    for word in text.split_whitespace() {
+        if !line.is_empty() && indent.len() + line.len() + 1 + word.len() > width {
+            out.push_str(&format!("{indent}{line}\n"));
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(&format!("{indent}{line}\n"));
+    }
+}
+
+fn strategy(v: &str) -> Result<StrategyKind, String> {
+    v.parse()
+        .map_err(|_| "expected session, jwt, or one of allauth's class paths".to_owned())
+}
+
+fn algorithm(v: &str) -> Result<Algorithm, String> {
+    v.trim().parse().map_err(|_| {
+        "expected HS256/384/512, RS256/384/512, ES256 or EdDSA (case-sensitive)".to_owned()
+    })
+}
+
+/// An HMAC algorithm, or none (empty).
+fn refresh_algorithm(v: &str) -> Result<Option<Algorithm>, String> {
+    match v.trim() {
+        "" => Ok(None),
+        name => match name.parse::<Algorithm>() {
+            Ok(algorithm) if algorithm.is_symmetric() => Ok(Some(algorithm)),
+            _ => Err(
+                "expected HS256, HS384 or HS512 (or empty: sign refresh tokens like \
+                      access tokens)"
+                    .to_owned(),
+            ),
+        },
+    }
+}
+
+/// The text as written (not trimmed: it is a key), or none (empty).
+fn secret(v: &str) -> Result<Option<Secret>, String> {
+    Ok((!v.trim().is_empty()).then(|| Secret::new(v.to_owned())))
+}
+
+fn header_scheme(v: &str) -> Result<String, String> {
+    let v = v.trim();
+    if v.is_empty() || v.contains(char::is_whitespace) {
+        return Err("expected one word, e.g. Bearer".to_owned());
+    }
+    Ok(v.to_owned())
+}
+
+fn boolean(v: &str) -> Result<bool, String> {
+    let v = v.trim();
+    if v == "1" || v.eq_ignore_ascii_case("true") {
+        Ok(true)
+    } else if v == "0" || v.eq_ignore_ascii_case("false") {
+        Ok(false)
+    } else {
+        Err("expected true/false/1/0".to_owned())
+    }
+}
+
+/// Whole seconds from `min` to [`MAX_SECONDS`].
+fn seconds(v: &str, min: i64) -> Result<i64, String> {
+    v.trim()
+        .parse::<i64>()
+        .ok()
+        .filter(|n| (min..=MAX_SECONDS).contains(n))
+        .ok_or_else(|| format!("expected whole seconds between {min} and {MAX_SECONDS}"))
+}
+
+/// A whole number from 0 to `max`.
+fn count<T>(v: &str, max: T) -> Result<T, String>
+where
+    T: FromStr + PartialOrd + fmt::Display,
+{
+    v.trim()
+        .parse::<T>()
+        .ok()
+        .filter(|n| *n <= max)
+        .ok_or_else(|| format!("expected a whole number from 0 to {max}"))
+}
+
+fn durability(v: &str) -> Result<Durability, String> {
+    v.parse()
+        .map_err(|_| "expected fsync, flush or none".to_owned())
+}
+
+/// An HTTP header name, lower-cased, or none (empty).
+fn client_ip_header(v: &str) -> Result<Option<String>, String> {
+    match v.trim() {
+        "" => Ok(None),
+        name if is_header_name(name) => Ok(Some(name.to_ascii_lowercase())),
+        _ => Err("expected an HTTP header name such as X-Real-IP".to_owned()),
+    }
+}
+
+/// Whether `name` is an HTTP field name (RFC 9110 `token`).
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        // why: with no values every setting takes its default, and every default parses (the
+        // `every_default_validates` test).
+        #[expect(clippy::expect_used, reason = "defaults are valid, see why-comment")]
+        build(&BTreeMap::new()).expect("defaults validate")
+    }
+}

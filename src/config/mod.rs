@@ -94,6 +94,9 @@ pub struct Config {
     /// `HALLPASS_REFRESH_GRACE_REPLAYS`: how many times within the grace window a rotated-out
     /// refresh token is answered with its successor again; one more is a reuse.
     pub refresh_grace_replays: u32,
+    /// `HALLPASS_MAX_CONSECUTIVE_STORE_FAILURES`: the engine stops after this many failed
+    /// writes in a row (0: never).
+    pub max_consecutive_store_failures: u32,
     /// `HALLPASS_DURABILITY`.
     pub durability: Durability,
     /// `HALLPASS_SIGNUP_OPEN`.
@@ -116,6 +119,7 @@ impl Config {
             refresh_grace_replays: self.refresh_grace_replays,
             reuse_detection: self.reuse_detection,
             max_sessions_per_user: self.max_sessions_per_user,
+            max_consecutive_store_failures: self.max_consecutive_store_failures,
             ..EngineConfig::default()
         }
     }

@@ -174,6 +174,13 @@ settings! {
         default: FromEngine(|e| e.refresh_grace_replays.to_string()),
         parse: |v| count(v, MAX_GRACE_REPLAYS),
     }
+    /// stop the engine after this many failed writes in a row; the server then exits non-zero
+    /// for its supervisor to restart it (`0`: never)
+    HALLPASS_MAX_CONSECUTIVE_STORE_FAILURES {
+        field: max_consecutive_store_failures,
+        default: FromEngine(|e| e.max_consecutive_store_failures.to_string()),
+        parse: |v| count(v, MAX_STORE_FAILURES),
+    }
     /// `fsync`, `flush` or `none` (tests only)
     HALLPASS_DURABILITY {
         field: durability,
@@ -212,6 +219,9 @@ const MAX_SESSIONS_PER_USER: usize = 1_000_000;
 /// The largest `HALLPASS_REFRESH_GRACE_REPLAYS` accepted: a client retrying more often than
 /// this within seconds is not a client.
 const MAX_GRACE_REPLAYS: u32 = 10_000;
+
+/// The largest `HALLPASS_MAX_CONSECUTIVE_STORE_FAILURES` accepted (use `0` for never).
+const MAX_STORE_FAILURES: u32 = 1_000_000;
 
 /// The longest duration a `*_SECONDS`/`*_EXPIRES_IN`/`*_AGE` setting accepts: ten years.
 const MAX_SECONDS: i64 = 10 * 365 * 86_400;

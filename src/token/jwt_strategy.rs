@@ -222,15 +222,34 @@ impl JwtTokenStrategy {
     ///
     /// [`JwtError`] naming why the token is not a valid refresh token.
     pub fn verify_refresh_token(&self, token: &str, now: i64) -> Result<Claims, JwtError> {
+        self.with_refresh_codecs(|codec| codec.verify(token, TokenUse::Refresh, now))
+    }
+
+    /// [`verify_refresh_token`](Self::verify_refresh_token), also returning the whole payload
+    /// (for tools that show it, as `hallpass token verify`).
+    ///
+    /// # Errors
+    ///
+    /// As [`verify_refresh_token`](Self::verify_refresh_token).
+    pub fn verify_refresh_token_with_payload(
+        &self,
+        token: &str,
+        now: i64,
+    ) -> Result<(Claims, Map<String, Value>), JwtError> {
+        self.with_refresh_codecs(|codec| codec.verify_with_payload(token, TokenUse::Refresh, now))
+    }
+
+    /// `verify` with the refresh codec, falling back to the access-token codec; the first
+    /// refusal is the one reported.
+    fn with_refresh_codecs<T>(
+        &self,
+        verify: impl Fn(&JwtCodec) -> Result<T, JwtError>,
+    ) -> Result<T, JwtError> {
         match &self.refresh_codec {
-            Some(refresh) => refresh
-                .verify(token, TokenUse::Refresh, now)
-                .or_else(|first| {
-                    self.codec
-                        .verify(token, TokenUse::Refresh, now)
-                        .map_err(|_| first)
-                }),
-            None => self.codec.verify(token, TokenUse::Refresh, now),
+            Some(refresh) => {
+                verify(refresh).or_else(|first| verify(&self.codec).map_err(|_| first))
+            }
+            None => verify(&self.codec),
         }
     }
 }

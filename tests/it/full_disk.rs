@@ -62,7 +62,8 @@ impl Tmpfs {
 
 impl Drop for Tmpfs {
     fn drop(&mut self) {
-        let _ = Command::new("umount").arg(&self.dir).status();
+        // Lazy: the mount goes once nothing holds a file on it.
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
     }
 }
 
@@ -163,4 +164,87 @@ fn sled_on_a_full_disk_fails_writes_stops_and_reopens_with_every_acknowledged_wr
         "full disk: {} sessions acknowledged before ENOSPC; reopened with all of them",
         keys.len()
     );
+}
+
+/// `hallpass serve` on a data directory whose disk fills: `/readyz` turns 503, and after
+/// `HALLPASS_MAX_CONSECUTIVE_STORE_FAILURES` failed writes the process exits non-zero (for its
+/// supervisor to restart it), saying why.
+#[test]
+fn serve_exits_non_zero_once_the_store_keeps_failing() {
+    use std::io::{BufRead, BufReader, Write};
+    let fs = match Tmpfs::mount("8m") {
+        Ok(fs) => fs,
+        Err(why) => {
+            eprintln!("SKIPPED serve_exits_non_zero…: {why} (run as root where mount is allowed)");
+            return;
+        }
+    };
+    let data = fs.path().join("data");
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_hallpass"))
+            .args(["serve", "--bind", "127.0.0.1:0", "--data-dir"])
+            .arg(&data)
+            .args(["--set", "HALLPASS_MAX_CONSECUTIVE_STORE_FAILURES=2"])
+            .env("NO_COLOR", "1")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start hallpass"),
+    );
+    let mut lines = BufReader::new(child.0.stderr.take().expect("stderr")).lines();
+    let addr: std::net::SocketAddr = loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .expect("read stderr");
+        if let Some(at) = line.find("addr=127.0.0.1:") {
+            let rest = &line[at + 5..];
+            let end = rest.find(|c: char| c != '.' && c != ':' && !c.is_ascii_digit());
+            break rest[..end.unwrap_or(rest.len())].parse().expect("address");
+        }
+    };
+    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
+    let get = |path: &str| crate::web_util::request(addr, "GET", path, &[], None);
+    assert_eq!(get("/readyz").status, 200);
+
+    // Fill the disk to the last byte.
+    let mut filler = std::fs::File::create(fs.path().join("filler")).expect("filler");
+    let chunk = vec![0u8; 64 << 10];
+    while filler.write_all(&chunk).is_ok() {}
+    while filler.write_all(&[1]).is_ok() {}
+    let _ = filler.sync_all();
+
+    // sled writes into log segments it already allocated, so writes (and probes) succeed
+    // until the current segment is used up; then every write fails.
+    let mut probes = 0;
+    while get("/readyz").status == 200 {
+        probes += 1;
+        assert!(probes < 50_000, "a full disk never failed a probe");
+    }
+    eprintln!("readyz: {probes} probes fit in sled's allocated segments, then 503");
+    // The second failed write in a row reaches the limit (the answer may be a closed socket).
+    let _ = std::panic::catch_unwind(|| get("/readyz"));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.0.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the server still runs after repeated store failures"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    let log = drain.join().expect("log").join("\n");
+    assert_eq!(status.code(), Some(1), "{log}");
+    assert!(log.contains("too many writes in a row"), "{log}");
+}
+
+/// A child process killed when the test ends, passing or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

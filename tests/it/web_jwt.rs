@@ -429,3 +429,56 @@ fn web_refresh_tokens_signed_with_hmac_beside_rs256_access_tokens() {
     assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
     assert_eq!(jwks["keys"][0]["alg"], "RS256");
 }
+
+/// `hallpass token verify` checks a refresh token as the server does: with the refresh codec
+/// (`HALLPASS_JWT_REFRESH_ALGORITHM`) when one is set. Before, it tried the access-token keys
+/// only, so an HMAC-refresh token was "invalid: bad signature".
+#[test]
+fn web_cli_token_verify_uses_the_refresh_codec() {
+    use hallpass::{
+        EngineConfig, MemStore, PasswordHash, RawConfig, SessionMeta, SystemClock, TokenStrategy,
+    };
+    let secret = crate::web_util::TEST_SECRET_KEY;
+    let settings = [
+        ("HEADLESS_TOKEN_STRATEGY", "jwt"),
+        ("HEADLESS_JWT_ALGORITHM", "HS256"),
+        ("HALLPASS_JWT_REFRESH_ALGORITHM", "HS512"),
+        ("SECRET_KEY", secret),
+    ];
+    let mut raw = RawConfig::new();
+    for (name, value) in settings {
+        raw.set(name, value).unwrap();
+    }
+    let strategy = hallpass::build_jwt_strategy(&raw.validate().unwrap()).unwrap();
+    let (engine, _) = hallpass::Engine::open(
+        MemStore::new(),
+        Arc::new(SystemClock),
+        EngineConfig::default(),
+    )
+    .unwrap();
+    let user = engine
+        .sign_up("v@example.com", "v", PasswordHash::unusable())
+        .unwrap();
+    let issued = strategy
+        .create_session(&engine, &user, SessionMeta::default())
+        .unwrap();
+    let refresh = issued.refresh_token.clone().unwrap();
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_hallpass"));
+    cli.args(["token", "verify", &refresh, "--data-dir"])
+        .arg(dir.path());
+    for (name, value) in &settings[..3] {
+        cli.args(["--set", &format!("{name}={value}")]);
+    }
+    let out = cli.env("SECRET_KEY", secret).output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let payload: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(payload["token_use"], "refresh");
+}

@@ -203,10 +203,26 @@ fn serve(
             .with_context(|| format!("binding {bind}"))?;
         let addr = listener.local_addr().context("reading the bound address")?;
         tracing::info!(%addr, "listening");
-        hallpass::serve(listener, Arc::clone(&app), shutdown_signal()).await;
+        let engine = app.engine().clone();
+        let shutdown = async move {
+            tokio::select! {
+                () = shutdown_signal() => {}
+                () = engine_stopped(engine) => {}
+            }
+        };
+        hallpass::serve(listener, Arc::clone(&app), shutdown).await;
         tracing::info!("stopped accepting; in-flight requests finished");
         anyhow::Ok(())
     })?;
+    if app.engine().failed() {
+        // HALLPASS_MAX_CONSECUTIVE_STORE_FAILURES: only reopening the store recovers.
+        drop(app);
+        drop(runtime);
+        anyhow::bail!(
+            "the store failed too many writes in a row; exiting so a supervisor restarts \
+             hallpass (the data directory reopens with every acknowledged write)"
+        );
+    }
     // Dropping the last engine handle flushes the log and writes a snapshot.
     drop(app);
     drop(runtime);
@@ -245,12 +261,14 @@ fn verify_token(token: &str, config: &Config) -> ExitCode {
         }
     };
     let now = SystemClock.now().as_secs();
-    let codec = strategy.codec();
-    let verified = codec
+    // An access token, else a refresh token by the refresh codec (HALLPASS_JWT_REFRESH_ALGORITHM)
+    // with its fallback, exactly as the server verifies each.
+    let verified = strategy
+        .codec()
         .verify_with_payload(token, TokenUse::Access, now)
         .or_else(|access_error| {
-            codec
-                .verify_with_payload(token, TokenUse::Refresh, now)
+            strategy
+                .verify_refresh_token_with_payload(token, now)
                 .map_err(|_| access_error)
         });
     match verified {
@@ -274,6 +292,14 @@ fn verify_token(token: &str, config: &Config) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// Resolves once the engine stopped after too many failed writes in a row.
+async fn engine_stopped(engine: hallpass::Engine) {
+    while !engine.failed() {
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
+    tracing::error!("the engine stopped after repeated store failures; shutting down");
 }
 
 async fn shutdown_signal() {

@@ -16,15 +16,15 @@ use crate::web::request::Request;
 /// `POST auth/login {email, password}`: 200 with a new session, 400 for a mismatch (whichever
 /// of the two is wrong) or too many failures, 409 when already signed in.
 pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
-    let ip = request.client_key();
+    let ip = request.client;
     let now = app.engine.now();
-    if !app.limits.hit(Limit::Login, &ip, now) {
+    if !app.limits.hit(Limit::Login, ip, now) {
         return Err(ApiError::RateLimited);
     }
     let credentials = input::credentials(&request.body)?;
     let email = normalize_email(&credentials.email)
         .map_err(|e| ApiError::Validation(vec![errors::email(&e)]))?;
-    if app.limits.exhausted(Limit::LoginFailedIp, &ip, now)
+    if app.limits.exhausted(Limit::LoginFailedIp, ip, now)
         || app.limits.exhausted(Limit::LoginFailedEmail, &email, now)
     {
         return Err(ApiError::TooManyLoginAttempts);
@@ -36,7 +36,7 @@ pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, 
     // same answer, so neither timing nor body tells which accounts exist.
     let user = blocking(move || authenticate(&engine, &lookup_email, &password)).await?;
     let Some(user) = user else {
-        app.limits.hit(Limit::LoginFailedIp, &ip, now);
+        app.limits.hit(Limit::LoginFailedIp, ip, now);
         app.limits.hit(Limit::LoginFailedEmail, &email, now);
         return Err(ApiError::Validation(
             vec![errors::email_password_mismatch()],

@@ -13,3 +13,5 @@ pub use crate::event::{Envelope, Event, FORMAT_VERSION};
 pub use crate::state::{RefreshTokens, Session, State};
 pub use crate::store::{FaultPlan, FaultyStore};
 pub use crate::token::cache::VerifiedCache;
+#[cfg(feature = "server")]
+pub use crate::web::ratelimit::{Key, Limit, RateLimiter, Reservation};

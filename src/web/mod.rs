@@ -21,7 +21,7 @@ mod errors;
 pub(crate) mod input;
 mod metrics;
 mod principal;
-mod ratelimit;
+pub(crate) mod ratelimit;
 pub(crate) mod reply;
 mod request;
 mod responses;

@@ -29,7 +29,8 @@ pub(crate) struct Request {
     /// The request headers.
     pub(crate) headers: HeaderMap,
     /// The client's address: the peer's, or behind trusted proxies the one they report (see
-    /// `client_ip`); `None` when unknown.
+    /// `client_ip`); `None` when unknown. Per-address rate limits take it as it is (the limiter
+    /// counts IPv6 clients by network).
     pub(crate) client: Option<IpAddr>,
     /// The whole body (at most the server's body limit).
     pub(crate) body: Bytes,
@@ -39,12 +40,6 @@ impl Request {
     /// The credential headers.
     pub(crate) fn credentials(&self) -> RequestCredentials<'_> {
         credentials(&self.headers)
-    }
-
-    /// The per-address rate-limit key: the client's address, or `unknown`.
-    pub(crate) fn client_key(&self) -> String {
-        self.client
-            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
     }
 
     /// What a session begun by this request records about it.

@@ -22,5 +22,6 @@ mod tokens;
 mod web;
 mod web_auth;
 mod web_jwt;
+mod web_login_limits;
 mod web_proxy;
 mod web_sessions;

@@ -1,5 +1,6 @@
 //! `POST auth/login`: e-mail and password, with failed-login limits per address and per
-//! e-mail.
+//! e-mail, reserved before the password is checked so that concurrent guesses cannot outrun
+//! them.
 
 use std::sync::Arc;
 
@@ -16,35 +17,54 @@ use crate::web::request::Request;
 /// `POST auth/login {email, password}`: 200 with a new session, 400 for a mismatch (whichever
 /// of the two is wrong) or too many failures, 409 when already signed in.
 pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
-    let ip = request.client_key();
+    let ip = request.client;
     let now = app.engine.now();
-    if !app.limits.hit(Limit::Login, &ip, now) {
+    if !app.limits.hit(Limit::Login, ip, now) {
         return Err(ApiError::RateLimited);
     }
     let credentials = input::credentials(&request.body)?;
     let email = normalize_email(&credentials.email)
         .map_err(|e| ApiError::Validation(vec![errors::email(&e)]))?;
-    if app.limits.exhausted(Limit::LoginFailedIp, &ip, now)
-        || app.limits.exhausted(Limit::LoginFailedEmail, &email, now)
-    {
+    // A failure is reserved under both limits before the password is checked, as allauth's
+    // `pre_authenticate` consumes `login_failed`: checked first and recorded after, every
+    // guess in flight at once would pass the check. A right password gives both back.
+    let Some(ip_slot) = app.limits.reserve(Limit::LoginFailedIp, ip, now) else {
         return Err(ApiError::TooManyLoginAttempts);
-    }
+    };
+    let Some(email_slot) = app
+        .limits
+        .reserve(Limit::LoginFailedEmail, email.as_str(), now)
+    else {
+        // Refused attempts are not failures: the address keeps its slot.
+        app.limits.release(ip_slot);
+        return Err(ApiError::TooManyLoginAttempts);
+    };
     let engine = app.engine.clone();
     let lookup_email = email.clone();
     let password = credentials.password;
     // Unknown e-mail, no usable password and a wrong password cost the same work and get the
     // same answer, so neither timing nor body tells which accounts exist.
-    let user = blocking(move || authenticate(&engine, &lookup_email, &password)).await?;
+    let user = match blocking(move || authenticate(&engine, &lookup_email, &password)).await {
+        Ok(user) => user,
+        Err(e) => {
+            // No answer about the password, so no failure either.
+            app.limits.release(ip_slot);
+            app.limits.release(email_slot);
+            return Err(e);
+        }
+    };
+    // A wrong password keeps both reservations: they are its failures (as does a request
+    // dropped while its password is checked).
     let Some(user) = user else {
-        app.limits.hit(Limit::LoginFailedIp, &ip, now);
-        app.limits.hit(Limit::LoginFailedEmail, &email, now);
         return Err(ApiError::Validation(
             vec![errors::email_password_mismatch()],
         ));
     };
+    app.limits.release(ip_slot);
+    app.limits.release(email_slot);
     // After the password, as allauth: a wrong password is a 400 whatever the session.
     refuse_if_signed_in(app, request)?;
-    app.limits.clear(Limit::LoginFailedEmail, &email);
+    app.limits.clear(Limit::LoginFailedEmail, email.as_str());
     let meta = request.session_meta(AuthMethod::Password);
     let engine = app.engine.clone();
     let strategy = Arc::clone(&app.strategy);

@@ -23,7 +23,7 @@ pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, 
     }
     if !app
         .limits
-        .hit(Limit::Signup, &request.client_key(), app.engine.now())
+        .hit(Limit::Signup, request.client, app.engine.now())
     {
         return Err(ApiError::RateLimited);
     }

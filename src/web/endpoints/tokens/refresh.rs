@@ -20,7 +20,7 @@ use crate::web::responses::Refreshed;
 pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
     if !app
         .limits
-        .hit(Limit::Refresh, &request.client_key(), app.engine.now())
+        .hit(Limit::Refresh, request.client, app.engine.now())
     {
         return Err(ApiError::RateLimited);
     }

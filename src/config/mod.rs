@@ -97,6 +97,9 @@ pub struct Config {
     /// `HALLPASS_MAX_CONSECUTIVE_STORE_FAILURES`: the engine stops after this many failed
     /// writes in a row (0: never).
     pub max_consecutive_store_failures: u32,
+    /// `ALLAUTH_RATE_LIMIT_IPV6_PREFIX`: IPv6 clients share rate limits per network of this
+    /// prefix length.
+    pub rate_limit_ipv6_prefix: u8,
     /// `HALLPASS_DURABILITY`.
     pub durability: Durability,
     /// `HALLPASS_SIGNUP_OPEN`.

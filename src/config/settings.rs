@@ -181,6 +181,13 @@ settings! {
         default: FromEngine(|e| e.max_consecutive_store_failures.to_string()),
         parse: |v| count(v, MAX_STORE_FAILURES),
     }
+    /// IPv6 clients are rate-limited per network of this prefix length, as allauth (`128`: per
+    /// address)
+    ALLAUTH_RATE_LIMIT_IPV6_PREFIX {
+        field: rate_limit_ipv6_prefix,
+        default: Text("64"),
+        parse: |v| count(v, 128u8),
+    }
     /// `fsync`, `flush` or `none` (tests only)
     HALLPASS_DURABILITY {
         field: durability,

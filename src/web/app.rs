@@ -56,7 +56,11 @@ impl App {
     /// strategy with custom claims). `config`'s token settings are then not consulted.
     pub fn with_strategy(engine: Engine, config: Config, strategy: ConfiguredStrategy) -> App {
         App {
-            limits: RateLimiter::new(config.rate_limits),
+            limits: RateLimiter::with_limits(
+                config.rate_limits,
+                config.rate_limit_ipv6_prefix,
+                crate::web::ratelimit::DEFAULT_MAX_KEYS,
+            ),
             client_ip: ClientIpPolicy::new(&config),
             engine,
             config,

@@ -5,7 +5,7 @@ use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
@@ -21,6 +21,9 @@ use crate::web::route::Route;
 
 /// Bodies larger than this are refused with 413.
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// A body not whole this long after the endpoint starts reading it is answered 408.
+const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The whole facade as one warp filter. It never rejects: every request gets an envelope.
 pub fn routes(
@@ -75,7 +78,7 @@ where
     let result = match route {
         None => Err(ApiError::NotFound),
         Some(route) if !route.allows(&method) => Err(ApiError::MethodNotAllowed),
-        Some(route) => match read_body(&headers, body).await {
+        Some(route) => match read_body(&headers, body, BODY_READ_TIMEOUT).await {
             Err(e) => Err(e),
             Ok(body) => {
                 let client = app
@@ -92,6 +95,9 @@ where
             }
         },
     };
+    // A client too slow to send its body gets no second chance on this connection: what it
+    // sends later would be read as the next request.
+    let close = matches!(result, Err(ApiError::RequestTimeout));
     let reply = result.unwrap_or_else(|error| {
         app.metrics.failure(error.reason());
         error.reply()
@@ -99,6 +105,11 @@ where
     let mut response = reply.into_response(app.engine.now());
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
+    }
+    if close {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     let status = response.status().as_u16();
     let route_name = route.map_or("unknown", Route::name);
@@ -115,8 +126,8 @@ where
 }
 
 /// Reads the whole body, refusing more than [`MAX_BODY_BYTES`] (by `Content-Length` up front,
-/// and while reading for chunked bodies).
-async fn read_body<S, B>(headers: &HeaderMap, body: S) -> Result<Bytes, ApiError>
+/// and while reading for chunked bodies) and a body not whole within `timeout` of the start.
+async fn read_body<S, B>(headers: &HeaderMap, body: S, timeout: Duration) -> Result<Bytes, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf,
@@ -128,6 +139,17 @@ where
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(ApiError::PayloadTooLarge);
     }
+    tokio::time::timeout(timeout, read_capped(body))
+        .await
+        .unwrap_or(Err(ApiError::RequestTimeout))
+}
+
+/// Reads `body` to its end, refusing more than [`MAX_BODY_BYTES`].
+async fn read_capped<S, B>(body: S) -> Result<Bytes, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
     let mut body = std::pin::pin!(body);
     let mut buf = BytesMut::new();
     while let Some(chunk) = body.next().await {

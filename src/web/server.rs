@@ -1,5 +1,6 @@
-//! The request pipeline: accept, read the body with a size cap, route, run the endpoint, and
-//! record one log line and the metrics for every request.
+//! The request pipeline: read the body with a size cap and a deadline, route, run the
+//! endpoint, and record one log line and the metrics for every request. Connections are
+//! accepted, capped and timed out in `listener`.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -16,47 +17,77 @@ use warp::reply::Response;
 use crate::web::app::App;
 use crate::web::endpoints;
 use crate::web::errors::{self, ApiError};
+use crate::web::limits::{DEFAULT_BODY_READ_TIMEOUT, ServerLimits};
+use crate::web::listener;
 use crate::web::request::{Request, request_id};
 use crate::web::route::Route;
 
 /// Bodies larger than this are refused with 413.
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// A body not whole this long after the endpoint starts reading it is answered 408.
-const BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
-
 /// The whole facade as one warp filter. It never rejects: every request gets an envelope.
+///
+/// For embedding in a warp server of your own: the client's address is warp's remote address,
+/// and a body must arrive within the default
+/// [`body_read_timeout`](ServerLimits::body_read_timeout) (30 s). Header and idle timeouts and
+/// the connection cap are [`serve_with`]'s; warp's own server has none.
 pub fn routes(
     app: Arc<App>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone + Send + Sync + 'static
 {
+    facade(app, warp::addr::remote(), DEFAULT_BODY_READ_TIMEOUT)
+}
+
+/// [`routes`] with the client's address from `remote` and bodies read within `body_timeout`.
+pub(crate) fn facade<R>(
+    app: Arc<App>,
+    remote: R,
+    body_timeout: Duration,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone + Send + Sync + 'static
+where
+    R: Filter<Extract = (Option<SocketAddr>,), Error = Infallible> + Clone + Send + Sync + 'static,
+{
     warp::method()
         .and(warp::path::full())
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
+        .and(remote)
         .and(warp::body::stream())
         .then(
             move |method, path: warp::path::FullPath, headers, remote, body| {
                 let app = Arc::clone(&app);
                 let path = path.as_str().to_owned();
-                async move { handle(app, method, path, headers, remote, body).await }
+                async move { handle(app, method, path, headers, remote, body, body_timeout).await }
             },
         )
         .recover(errors::recover)
 }
 
-/// Serves the facade on `listener` until `shutdown` resolves, then stops accepting and waits
-/// for requests in flight.
+/// Serves the facade on `listener` with the default [`ServerLimits`] until `shutdown`
+/// resolves, then stops accepting and waits for requests in flight. See [`serve_with`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    warp::serve(routes(app))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    serve_with(listener, app, ServerLimits::default(), shutdown).await;
+}
+
+/// Serves the facade on `listener` under `limits` until `shutdown` resolves, then stops
+/// accepting, closes connections with no request in progress and waits for the others to
+/// finish theirs.
+///
+/// HTTP/1.1 only (as a reverse proxy speaks to its upstream): a client slow to send its head
+/// or body, or a kept-alive connection left idle, is cut off by `limits`' timeouts, and at most
+/// `limits.max_connections()` connections are held (see [`ServerLimits`]).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let filter = facade(app, listener::peer_addr(), limits.body_read_timeout())
+        .map(warp::Reply::into_response);
+    listener::run(listener, filter, limits, shutdown).await;
 }
 
 /// Handles one request end to end; never fails, never panics on input.
@@ -67,6 +98,7 @@ async fn handle<S, B>(
     headers: HeaderMap,
     remote: Option<SocketAddr>,
     body: S,
+    body_timeout: Duration,
 ) -> Response
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
@@ -78,7 +110,7 @@ where
     let result = match route {
         None => Err(ApiError::NotFound),
         Some(route) if !route.allows(&method) => Err(ApiError::MethodNotAllowed),
-        Some(route) => match read_body(&headers, body, BODY_READ_TIMEOUT).await {
+        Some(route) => match read_body(&headers, body, body_timeout).await {
             Err(e) => Err(e),
             Ok(body) => {
                 let client = app

@@ -23,3 +23,4 @@ mod web_auth;
 mod web_jwt;
 mod web_proxy;
 mod web_sessions;
+mod web_timeouts;

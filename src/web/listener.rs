@@ -52,6 +52,13 @@ use connection::{InProgress, Phase, Registered, Table, TrackedBody, Watched};
 /// be waiting behind it.
 const ACCEPT_ERROR_PAUSE: Duration = Duration::from_millis(100);
 
+/// The listen backlog [`run`] asks for (the kernel caps it at `net.core.somaxconn`). tokio
+/// binds with 128, which a burst of connections overflows while the loop is descheduled for a
+/// few milliseconds; an overflowing backlog drops SYNs, and a dropped SYN costs its client a
+/// one-second retransmission, whoever it is.
+#[cfg(unix)]
+const LISTEN_BACKLOG: i32 = 1024;
+
 /// How long a connection told to close while `Waiting` may take to flush what it has written.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
@@ -82,6 +89,11 @@ pub(crate) async fn run<F>(
         + Sync
         + 'static,
 {
+    // Listening again on a listening socket only changes its backlog.
+    #[cfg(unix)]
+    if let Err(e) = rustix::net::listen(&listener, LISTEN_BACKLOG) {
+        tracing::debug!(error = %e, "the listen backlog stays as bound");
+    }
     let service = TowerToHyperService::new(warp::service(filter));
     let table = Arc::new(Table::default());
     let slots = Arc::new(Semaphore::new(limits.max_connections()));

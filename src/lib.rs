@@ -85,4 +85,4 @@ pub use token::{
     ValidAccess, generate_private_pem, resolve,
 };
 #[cfg(feature = "server")]
-pub use web::{App, Principal, authenticated, recover, routes, serve};
+pub use web::{App, Principal, ServerLimits, authenticated, recover, routes, serve, serve_with};

@@ -32,6 +32,10 @@ pub(crate) enum ApiError {
     /// The body is not a JSON object of the expected shape.
     #[error("invalid request body")]
     InvalidBody,
+    /// The body did not arrive within the body-read timeout. [ours]: allauth leaves this to
+    /// the web server in front of Django.
+    #[error("request body timed out")]
+    RequestTimeout,
     /// Field-level validation failures.
     #[error("validation failed")]
     Validation(Vec<FieldError>),
@@ -98,6 +102,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::PayloadTooLarge => "payload_too_large",
             ApiError::InvalidBody => "invalid_body",
+            ApiError::RequestTimeout => "request_timeout",
             ApiError::Validation(_) => "validation",
             ApiError::RateLimited => "rate_limited",
             ApiError::TooManyLoginAttempts => "too_many_login_attempts",
@@ -127,6 +132,9 @@ impl ApiError {
             ),
             ApiError::InvalidBody => {
                 form_errors(StatusCode::BAD_REQUEST, "invalid", "Invalid request body.")
+            }
+            ApiError::RequestTimeout => {
+                form_errors(StatusCode::REQUEST_TIMEOUT, "timeout", "Request timeout.")
             }
             ApiError::Validation(errors) => {
                 ApiReply::errors(StatusCode::BAD_REQUEST, errors.clone())
@@ -344,6 +352,17 @@ mod tests {
         );
         let reply = ApiError::TooManyLoginAttempts.reply();
         assert!(members(&reply)["errors"][0].get("param").is_none());
+    }
+
+    #[test]
+    fn a_body_too_slow_is_a_408_envelope() {
+        let reply = ApiError::RequestTimeout.reply();
+        assert_eq!(reply.status, StatusCode::REQUEST_TIMEOUT);
+        assert_eq!(
+            members(&reply),
+            json!({"errors": [{"message": "Request timeout.", "code": "timeout"}]})
+        );
+        assert_eq!(ApiError::RequestTimeout.reason(), "request_timeout");
     }
 
     #[test]

@@ -1,17 +1,18 @@
 //! The HTTP facade: django-allauth's headless app API (`/_allauth/app/v1`) over warp.
 //!
-//! Data flows one way. `server` reads each request (body capped, client address found) into
-//! a `request::Request`, `route` names its endpoint, and `endpoints` runs it: parse the body
-//! (`input`), ask the engine and the token strategy, and build a typed body (`responses`).
-//! Every answer, success or failure, JSON envelope, JWKS document or metrics text, is a
+//! Data flows one way. `listener` accepts connections, holds at most the cap `limits` sets and
+//! cuts off clients slow to send a request head or idle too long. `server` reads each request
+//! (body capped and timed, client address found) into a `request::Request`, `route` names its
+//! endpoint, and `endpoints` runs it: parse the body (`input`), ask the engine and the token
+//! strategy, and build a typed body (`responses`). Every answer, success or failure, JSON envelope, JWKS document or metrics text, is a
 //! `reply::ApiReply`; every failure is an `errors::ApiError`, the one place that words wire
 //! errors. Every response carries allauth's cache headers, including 404, 405, 413 and
 //! malformed input.
 //!
 //! ```text
-//! server ──▶ endpoints/… ──▶ input, responses, errors ──▶ reply
-//!    │            │
-//!    └──▶ route   └──▶ common ──▶ app (engine, strategy, limits, metrics)
+//! listener ──▶ server ──▶ endpoints/… ──▶ input, responses, errors ──▶ reply
+//!              │            │
+//!              └──▶ route   └──▶ common ──▶ app (engine, strategy, limits, metrics)
 //! ```
 
 mod app;
@@ -19,6 +20,8 @@ mod client_ip;
 mod endpoints;
 mod errors;
 pub(crate) mod input;
+mod limits;
+mod listener;
 mod metrics;
 mod principal;
 pub(crate) mod ratelimit;
@@ -29,5 +32,6 @@ mod route;
 mod server;
 
 pub use app::App;
+pub use limits::ServerLimits;
 pub use principal::{Principal, authenticated, recover};
-pub use server::{routes, serve};
+pub use server::{routes, serve, serve_with};

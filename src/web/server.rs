@@ -1,11 +1,12 @@
-//! The request pipeline: accept, read the body with a size cap, route, run the endpoint, and
-//! record one log line and the metrics for every request.
+//! The request pipeline: read the body with a size cap and a deadline, route, run the
+//! endpoint, and record one log line and the metrics for every request. Connections are
+//! accepted, capped and timed out in `listener`.
 
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
@@ -16,6 +17,8 @@ use warp::reply::Response;
 use crate::web::app::App;
 use crate::web::endpoints;
 use crate::web::errors::{self, ApiError};
+use crate::web::limits::{DEFAULT_BODY_READ_TIMEOUT, ServerLimits};
+use crate::web::listener;
 use crate::web::request::{Request, request_id};
 use crate::web::route::Route;
 
@@ -23,37 +26,68 @@ use crate::web::route::Route;
 pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The whole facade as one warp filter. It never rejects: every request gets an envelope.
+///
+/// For embedding in a warp server of your own: the client's address is warp's remote address,
+/// and a body must arrive within the default
+/// [`body_read_timeout`](ServerLimits::body_read_timeout) (30 s). Header and idle timeouts and
+/// the connection cap are [`serve_with`]'s; warp's own server has none.
 pub fn routes(
     app: Arc<App>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone + Send + Sync + 'static
 {
+    facade(app, warp::addr::remote(), DEFAULT_BODY_READ_TIMEOUT)
+}
+
+/// [`routes`] with the client's address from `remote` and bodies read within `body_timeout`.
+pub(crate) fn facade<R>(
+    app: Arc<App>,
+    remote: R,
+    body_timeout: Duration,
+) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone + Send + Sync + 'static
+where
+    R: Filter<Extract = (Option<SocketAddr>,), Error = Infallible> + Clone + Send + Sync + 'static,
+{
     warp::method()
         .and(warp::path::full())
         .and(warp::header::headers_cloned())
-        .and(warp::addr::remote())
+        .and(remote)
         .and(warp::body::stream())
         .then(
             move |method, path: warp::path::FullPath, headers, remote, body| {
                 let app = Arc::clone(&app);
                 let path = path.as_str().to_owned();
-                async move { handle(app, method, path, headers, remote, body).await }
+                async move { handle(app, method, path, headers, remote, body, body_timeout).await }
             },
         )
         .recover(errors::recover)
 }
 
-/// Serves the facade on `listener` until `shutdown` resolves, then stops accepting and waits
-/// for requests in flight.
+/// Serves the facade on `listener` with the default [`ServerLimits`] until `shutdown`
+/// resolves, then stops accepting and waits for requests in flight. See [`serve_with`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    warp::serve(routes(app))
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    serve_with(listener, app, ServerLimits::default(), shutdown).await;
+}
+
+/// Serves the facade on `listener` under `limits` until `shutdown` resolves, then stops
+/// accepting, closes connections with no request in progress and waits for the others to
+/// finish theirs.
+///
+/// HTTP/1.1 only (as a reverse proxy speaks to its upstream): a client slow to send its head
+/// or body, or a kept-alive connection left idle, is cut off by `limits`' timeouts, and at most
+/// `limits.max_connections()` connections are held (see [`ServerLimits`]).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Arc<App>,
+    limits: ServerLimits,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let filter = facade(app, listener::peer_addr(), limits.body_read_timeout())
+        .map(warp::Reply::into_response);
+    listener::run(listener, filter, limits, shutdown).await;
 }
 
 /// Handles one request end to end; never fails, never panics on input.
@@ -64,6 +98,7 @@ async fn handle<S, B>(
     headers: HeaderMap,
     remote: Option<SocketAddr>,
     body: S,
+    body_timeout: Duration,
 ) -> Response
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
@@ -75,7 +110,7 @@ where
     let result = match route {
         None => Err(ApiError::NotFound),
         Some(route) if !route.allows(&method) => Err(ApiError::MethodNotAllowed),
-        Some(route) => match read_body(&headers, body).await {
+        Some(route) => match read_body(&headers, body, body_timeout).await {
             Err(e) => Err(e),
             Ok(body) => {
                 let client = app
@@ -92,6 +127,9 @@ where
             }
         },
     };
+    // A client too slow to send its body gets no second chance on this connection: what it
+    // sends later would be read as the next request.
+    let close = matches!(result, Err(ApiError::RequestTimeout));
     let reply = result.unwrap_or_else(|error| {
         app.metrics.failure(error.reason());
         error.reply()
@@ -99,6 +137,11 @@ where
     let mut response = reply.into_response(app.engine.now());
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
+    }
+    if close {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     let status = response.status().as_u16();
     let route_name = route.map_or("unknown", Route::name);
@@ -115,8 +158,8 @@ where
 }
 
 /// Reads the whole body, refusing more than [`MAX_BODY_BYTES`] (by `Content-Length` up front,
-/// and while reading for chunked bodies).
-async fn read_body<S, B>(headers: &HeaderMap, body: S) -> Result<Bytes, ApiError>
+/// and while reading for chunked bodies) and a body not whole within `timeout` of the start.
+async fn read_body<S, B>(headers: &HeaderMap, body: S, timeout: Duration) -> Result<Bytes, ApiError>
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf,
@@ -128,6 +171,17 @@ where
     if declared.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
         return Err(ApiError::PayloadTooLarge);
     }
+    tokio::time::timeout(timeout, read_capped(body))
+        .await
+        .unwrap_or(Err(ApiError::RequestTimeout))
+}
+
+/// Reads `body` to its end, refusing more than [`MAX_BODY_BYTES`].
+async fn read_capped<S, B>(body: S) -> Result<Bytes, ApiError>
+where
+    S: Stream<Item = Result<B, warp::Error>> + Send,
+    B: Buf,
+{
     let mut body = std::pin::pin!(body);
     let mut buf = BytesMut::new();
     while let Some(chunk) = body.next().await {

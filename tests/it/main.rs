@@ -25,3 +25,4 @@ mod web_jwt;
 mod web_login_limits;
 mod web_proxy;
 mod web_sessions;
+mod web_timeouts;

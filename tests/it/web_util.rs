@@ -5,7 +5,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 
 use hallpass::testing::{FaultPlan, FaultyStore, ManualClock};
-use hallpass::{App, Config, Engine, EngineConfig, MemStore, RawConfig};
+use hallpass::{App, Config, Engine, EngineConfig, MemStore, RawConfig, ServerLimits};
 
 use crate::util::mem_engine;
 
@@ -26,6 +26,25 @@ pub(crate) struct TestServer {
     runtime: Option<tokio::runtime::Runtime>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     stop_api: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The facade's `serve` task, to see it return after [`TestServer::stop`].
+    served: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl TestServer {
+    /// Resolves the facade's shutdown future: `serve` stops accepting and drains.
+    pub(crate) fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// Waits up to `within` for the facade's `serve` to return; whether it did.
+    pub(crate) fn wait_stopped(&mut self, within: std::time::Duration) -> bool {
+        let (Some(runtime), Some(served)) = (self.runtime.as_ref(), self.served.take()) else {
+            return false;
+        };
+        runtime.block_on(async { tokio::time::timeout(within, served).await.is_ok() })
+    }
 }
 
 impl Drop for TestServer {
@@ -44,15 +63,24 @@ impl Drop for TestServer {
 
 /// Starts the facade over a MemStore/ManualClock engine with these settings (`NAME`, value).
 pub(crate) fn spawn_web(settings: &[(&str, &str)]) -> TestServer {
-    spawn_web_on(settings, None)
+    spawn_web_on(settings, None, None)
 }
 
 /// As [`spawn_web`], with the store failing as `plan` says.
 pub(crate) fn spawn_web_faulty(settings: &[(&str, &str)], plan: FaultPlan) -> TestServer {
-    spawn_web_on(settings, Some(plan))
+    spawn_web_on(settings, Some(plan), None)
 }
 
-fn spawn_web_on(settings: &[(&str, &str)], plan: Option<FaultPlan>) -> TestServer {
+/// As [`spawn_web`], served by `serve_with` under `limits`.
+pub(crate) fn spawn_web_with_limits(settings: &[(&str, &str)], limits: ServerLimits) -> TestServer {
+    spawn_web_on(settings, None, Some(limits))
+}
+
+fn spawn_web_on(
+    settings: &[(&str, &str)],
+    plan: Option<FaultPlan>,
+    limits: Option<ServerLimits>,
+) -> TestServer {
     let mut raw = RawConfig::new();
     raw.set("SECRET_KEY", TEST_SECRET_KEY).unwrap();
     for (name, value) in settings {
@@ -85,9 +113,18 @@ fn spawn_web_on(settings: &[(&str, &str)], plan: Option<FaultPlan>) -> TestServe
     let addr = listener.local_addr().unwrap();
     let app = Arc::new(App::new(engine.clone(), config).unwrap());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    runtime.spawn(hallpass::serve(listener, Arc::clone(&app), async move {
+    let shutdown = async move {
         let _ = stopped.await;
-    }));
+    };
+    let served = match limits {
+        None => runtime.spawn(hallpass::serve(listener, Arc::clone(&app), shutdown)),
+        Some(limits) => runtime.spawn(hallpass::serve_with(
+            listener,
+            Arc::clone(&app),
+            limits,
+            shutdown,
+        )),
+    };
     let api_listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -109,6 +146,7 @@ fn spawn_web_on(settings: &[(&str, &str)], plan: Option<FaultPlan>) -> TestServe
         clock,
         runtime: Some(runtime),
         stop: Some(stop),
+        served: Some(served),
     }
 }
 
@@ -216,7 +254,8 @@ fn record(method: &str, path: &str, response: &Response) {
     writeln!(out, "{line}").unwrap();
 }
 
-fn parse_response(bytes: &[u8]) -> Response {
+/// Parses one whole response (head and body, chunked or not).
+pub(crate) fn parse_response(bytes: &[u8]) -> Response {
     let split = bytes
         .windows(4)
         .position(|w| w == b"\r\n\r\n")

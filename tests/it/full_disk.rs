@@ -191,17 +191,7 @@ fn serve_exits_non_zero_once_the_store_keeps_failing() {
             .expect("start hallpass"),
     );
     let mut lines = BufReader::new(child.0.stderr.take().expect("stderr")).lines();
-    let addr: std::net::SocketAddr = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .expect("read stderr");
-        if let Some(at) = line.find("addr=127.0.0.1:") {
-            let rest = &line[at + 5..];
-            let end = rest.find(|c: char| c != '.' && c != ':' && !c.is_ascii_digit());
-            break rest[..end.unwrap_or(rest.len())].parse().expect("address");
-        }
-    };
+    let addr: std::net::SocketAddr = crate::web_util::listening_addr(&mut lines);
     let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
     let get = |path: &str| crate::web_util::request(addr, "GET", path, &[], None);
     assert_eq!(get("/readyz").status, 200);

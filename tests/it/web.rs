@@ -155,17 +155,7 @@ fn serve_answers_then_exits_0_on_sigterm() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr: std::net::SocketAddr = loop {
-        let line = lines
-            .next()
-            .expect("server exited before listening")
-            .unwrap();
-        if let Some(at) = line.find("addr=127.0.0.1:") {
-            let rest = &line[at + 5..];
-            let end = rest.find(|c: char| c != '.' && c != ':' && !c.is_ascii_digit());
-            break rest[..end.unwrap_or(rest.len())].parse().unwrap();
-        }
-    };
+    let addr: std::net::SocketAddr = crate::web_util::listening_addr(&mut lines);
     let r = request(addr, "GET", &format!("{API}/config"), &[], None);
     r.assert_envelope(200);
     let killed = std::process::Command::new("kill")

@@ -452,17 +452,7 @@ impl Child {
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr: SocketAddr = loop {
-            let line = lines
-                .next()
-                .expect("server exited before listening")
-                .unwrap();
-            if let Some(at) = line.find("addr=127.0.0.1:") {
-                let rest = &line[at + 5..];
-                let end = rest.find(|c: char| c != '.' && c != ':' && !c.is_ascii_digit());
-                break rest[..end.unwrap_or(rest.len())].parse().unwrap();
-            }
-        };
+        let addr: SocketAddr = crate::web_util::listening_addr(&mut lines);
         // Keep reading its log so that it never blocks on a full pipe.
         std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
         Child {

@@ -297,3 +297,23 @@ fn dechunk(mut data: &[u8]) -> Vec<u8> {
         data = &data[end + 2 + size + 2..];
     }
 }
+
+/// The address `hallpass serve` logs it listens on (`addr=127.0.0.1:PORT`), read from its
+/// stderr lines; panics if the server exits first.
+pub(crate) fn listening_addr(
+    lines: &mut impl Iterator<Item = std::io::Result<String>>,
+) -> SocketAddr {
+    loop {
+        let line = lines
+            .next()
+            .expect("server exited before listening")
+            .expect("read the server's stderr");
+        if let Some(at) = line.find("addr=127.0.0.1:") {
+            let rest = &line[at + 5..];
+            let end = rest.find(|c: char| c != '.' && c != ':' && !c.is_ascii_digit());
+            return rest[..end.unwrap_or(rest.len())]
+                .parse()
+                .expect("a socket address");
+        }
+    }
+}

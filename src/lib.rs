@@ -85,4 +85,6 @@ pub use token::{
     ValidAccess, generate_private_pem, resolve,
 };
 #[cfg(feature = "server")]
-pub use web::{App, Principal, ServerLimits, authenticated, recover, routes, serve, serve_with};
+pub use web::{
+    App, Principal, ServerLimits, authenticated, recover, routes, serve, serve_metrics, serve_with,
+};

@@ -100,6 +100,23 @@ pub struct Config {
     /// `ALLAUTH_RATE_LIMIT_IPV6_PREFIX`: IPv6 clients share rate limits per network of this
     /// prefix length.
     pub rate_limit_ipv6_prefix: u8,
+    /// `HALLPASS_PASSWORD_HASH_CONCURRENCY`: at most this many argon2 hashes or checks at once;
+    /// `None`: the number of cores.
+    pub password_hash_concurrency: Option<usize>,
+    /// `HALLPASS_PASSWORD_HASH_WAIT_SECONDS`: how long a request waits for a password slot
+    /// before a 503.
+    pub password_hash_wait_secs: i64,
+    /// `HALLPASS_HTTP_HEADER_TIMEOUT_SECONDS`.
+    pub http_header_timeout_secs: i64,
+    /// `HALLPASS_HTTP_BODY_TIMEOUT_SECONDS`.
+    pub http_body_timeout_secs: i64,
+    /// `HALLPASS_HTTP_IDLE_TIMEOUT_SECONDS`.
+    pub http_idle_timeout_secs: i64,
+    /// `HALLPASS_HTTP_MAX_CONNECTIONS`; `None`: derived from the open-file limit.
+    pub http_max_connections: Option<usize>,
+    /// `HALLPASS_METRICS_BIND`: where `/metrics` is served instead of the API's bind; `None`:
+    /// on the API's bind.
+    pub metrics_bind: Option<std::net::SocketAddr>,
     /// `HALLPASS_DURABILITY`.
     pub durability: Durability,
     /// `HALLPASS_SIGNUP_OPEN`.

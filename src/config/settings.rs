@@ -188,6 +188,52 @@ settings! {
         default: Text("64"),
         parse: |v| count(v, 128u8),
     }
+    /// at most this many password hashes or checks (argon2, 19 MiB each) run at once; others
+    /// wait (default: the number of cores)
+    HALLPASS_PASSWORD_HASH_CONCURRENCY {
+        field: password_hash_concurrency,
+        default: Unset("the number of cores"),
+        parse: |v| optional_count(v, 1, MAX_PASSWORD_HASH_CONCURRENCY),
+    }
+    /// how long a login, signup or password change waits for a free password slot before it is
+    /// answered 503 (`0`: not at all)
+    HALLPASS_PASSWORD_HASH_WAIT_SECONDS {
+        field: password_hash_wait_secs,
+        default: Text("5"),
+        parse: |v| seconds(v, 0),
+    }
+    /// how long a client has to send a request's head (line and headers), seconds
+    HALLPASS_HTTP_HEADER_TIMEOUT_SECONDS {
+        field: http_header_timeout_secs,
+        default: Text("10"),
+        parse: |v| seconds(v, 1),
+    }
+    /// how long a client has to send a request's body, seconds; past it, a 408
+    HALLPASS_HTTP_BODY_TIMEOUT_SECONDS {
+        field: http_body_timeout_secs,
+        default: Text("30"),
+        parse: |v| seconds(v, 1),
+    }
+    /// how long a kept-alive connection may sit idle, seconds (above the 60 s of common proxies)
+    HALLPASS_HTTP_IDLE_TIMEOUT_SECONDS {
+        field: http_idle_timeout_secs,
+        default: Text("75"),
+        parse: |v| seconds(v, 1),
+    }
+    /// connections held at once; at the cap a new one closes the longest idle (default: the
+    /// open-file limit less 128, from 32 to 8192)
+    HALLPASS_HTTP_MAX_CONNECTIONS {
+        field: http_max_connections,
+        default: Unset("from the open-file limit"),
+        parse: |v| optional_count(v, 1, MAX_HTTP_CONNECTIONS),
+    }
+    /// `HOST:PORT` to serve `GET /metrics` on instead of the API's bind (which then answers it
+    /// 404)
+    HALLPASS_METRICS_BIND {
+        field: metrics_bind,
+        default: Unset("the API's bind"),
+        parse: socket_addr,
+    }
     /// `fsync`, `flush` or `none` (tests only)
     HALLPASS_DURABILITY {
         field: durability,
@@ -229,6 +275,12 @@ const MAX_GRACE_REPLAYS: u32 = 10_000;
 
 /// The largest `HALLPASS_MAX_CONSECUTIVE_STORE_FAILURES` accepted (use `0` for never).
 const MAX_STORE_FAILURES: u32 = 1_000_000;
+
+/// The largest `HALLPASS_PASSWORD_HASH_CONCURRENCY` accepted: each check holds 19 MiB.
+const MAX_PASSWORD_HASH_CONCURRENCY: usize = 1024;
+
+/// The largest `HALLPASS_HTTP_MAX_CONNECTIONS` accepted (what `ServerLimits` takes).
+const MAX_HTTP_CONNECTIONS: usize = 1 << 20;
 
 /// The longest duration a `*_SECONDS`/`*_EXPIRES_IN`/`*_AGE` setting accepts: ten years.
 const MAX_SECONDS: i64 = 10 * 365 * 86_400;
@@ -425,6 +477,30 @@ where
         .ok()
         .filter(|n| *n <= max)
         .ok_or_else(|| format!("expected a whole number from 0 to {max}"))
+}
+
+/// A whole number from `min` to `max`, or none (empty).
+fn optional_count(v: &str, min: usize, max: usize) -> Result<Option<usize>, String> {
+    match v.trim() {
+        "" => Ok(None),
+        v => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (min..=max).contains(n))
+            .map(Some)
+            .ok_or_else(|| format!("expected a whole number from {min} to {max}")),
+    }
+}
+
+/// A socket address (`127.0.0.1:9100`, `[::1]:9100`), or none (empty).
+fn socket_addr(v: &str) -> Result<Option<std::net::SocketAddr>, String> {
+    match v.trim() {
+        "" => Ok(None),
+        v => v
+            .parse()
+            .map(Some)
+            .map_err(|_| "expected HOST:PORT with an IP address, e.g. 127.0.0.1:9100".to_owned()),
+    }
 }
 
 fn durability(v: &str) -> Result<Durability, String> {

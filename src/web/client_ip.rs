@@ -31,6 +31,10 @@ pub(crate) struct ClientIpPolicy {
     /// Whether the first fallback to the peer address has been logged (a misconfiguration
     /// shows on every request; one warning is enough).
     warned: AtomicBool,
+    /// Whether an `X-Forwarded-For` ignored because no proxy is trusted has been logged: behind
+    /// a proxy nobody configured, every client shares the proxy's address, and so its rate
+    /// limits.
+    warned_ignored: AtomicBool,
 }
 
 impl ClientIpPolicy {
@@ -51,6 +55,7 @@ impl ClientIpPolicy {
             header,
             proxy_count,
             warned: AtomicBool::new(false),
+            warned_ignored: AtomicBool::new(false),
         }
     }
 
@@ -63,7 +68,10 @@ impl ClientIpPolicy {
                 "x-forwarded-for",
                 forwarded_for_ip(headers, self.proxy_count),
             ),
-            None => return peer,
+            None => {
+                self.warn_if_forwarded(headers);
+                return peer;
+            }
         };
         match found {
             Some(Some(ip)) => Some(ip),
@@ -82,6 +90,24 @@ impl ClientIpPolicy {
                 peer
             }
         }
+    }
+}
+
+impl ClientIpPolicy {
+    /// Warns once when `headers` carry an `X-Forwarded-For` that no setting lets us use.
+    fn warn_if_forwarded(&self, headers: &HeaderMap) {
+        if self.warned_ignored.load(Ordering::Relaxed)
+            || !headers.contains_key(HeaderName::from_static("x-forwarded-for"))
+            || self.warned_ignored.swap(true, Ordering::Relaxed)
+        {
+            return;
+        }
+        tracing::warn!(
+            "X-Forwarded-For ignored: no proxy is trusted, so the peer address is the client's \
+             (behind a proxy every client then shares its rate limits); set \
+             ALLAUTH_TRUSTED_PROXY_COUNT to the number of your proxies, or \
+             ALLAUTH_TRUSTED_CLIENT_IP_HEADER; further occurrences are not logged"
+        );
     }
 }
 
@@ -192,6 +218,20 @@ mod tests {
         let h = headers(&[("x-forwarded-for", b"1.1.1.1"), ("x-real-ip", b"2.2.2.2")]);
         assert_eq!(policy.client_ip(&h, Some(PEER)), Some(PEER));
         assert_eq!(policy.client_ip(&h, None), None);
+    }
+
+    #[test]
+    fn an_ignored_forwarded_for_is_warned_about_once_and_only_then() {
+        let policy = ClientIpPolicy::with(None, 0);
+        policy.client_ip(&headers(&[("x-real-ip", b"2.2.2.2")]), Some(PEER));
+        assert!(!policy.warned_ignored.load(Ordering::Relaxed));
+        let h = headers(&[("x-forwarded-for", b"1.1.1.1")]);
+        assert_eq!(policy.client_ip(&h, Some(PEER)), Some(PEER));
+        assert!(policy.warned_ignored.load(Ordering::Relaxed));
+        // Trusted proxies: the header is used, so nothing to warn about.
+        let trusted = ClientIpPolicy::with(None, 1);
+        trusted.client_ip(&h, Some(PEER));
+        assert!(!trusted.warned_ignored.load(Ordering::Relaxed));
     }
 
     #[test]

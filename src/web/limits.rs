@@ -6,11 +6,13 @@
 
 use std::time::Duration;
 
+use crate::config::Config;
+
 /// The default [`ServerLimits::header_read_timeout`].
 const DEFAULT_HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// The default [`ServerLimits::body_read_timeout`]; also what [`routes`](crate::routes) uses.
-pub(crate) const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
+/// The default [`ServerLimits::body_read_timeout`].
+const DEFAULT_BODY_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The default [`ServerLimits::idle_timeout`]. Longer than the 60 s idle timeout of common
 /// reverse proxies and load balancers (nginx `keepalive_timeout` upstream pools, AWS ALB), so
@@ -97,6 +99,21 @@ impl ServerLimits {
         self.max_connections
     }
 
+    /// The limits `config` sets: `HALLPASS_HTTP_HEADER_TIMEOUT_SECONDS`,
+    /// `HALLPASS_HTTP_BODY_TIMEOUT_SECONDS`, `HALLPASS_HTTP_IDLE_TIMEOUT_SECONDS` and
+    /// `HALLPASS_HTTP_MAX_CONNECTIONS`; with no cap set, the cap follows the open-file limit as in
+    /// [`Default`].
+    pub fn from_config(config: &Config) -> ServerLimits {
+        let limits = ServerLimits::default()
+            .with_header_read_timeout(secs(config.http_header_timeout_secs))
+            .with_body_read_timeout(secs(config.http_body_timeout_secs))
+            .with_idle_timeout(secs(config.http_idle_timeout_secs));
+        match config.http_max_connections {
+            Some(max) => limits.with_max_connections(max),
+            None => limits,
+        }
+    }
+
     /// With [`header_read_timeout`](Self::header_read_timeout) set to `timeout`.
     pub fn with_header_read_timeout(self, timeout: Duration) -> ServerLimits {
         ServerLimits {
@@ -128,6 +145,12 @@ impl ServerLimits {
             ..self
         }
     }
+}
+
+/// Whole seconds as a duration; validation keeps them at least 1, so a negative value (which
+/// cannot come from a [`Config`]) is taken as 1.
+fn secs(secs: i64) -> Duration {
+    Duration::from_secs(u64::try_from(secs).unwrap_or(1))
 }
 
 /// The open-file soft limit less [`FD_HEADROOM`], clamped to
@@ -163,6 +186,33 @@ mod tests {
             if let Some(soft) = soft.filter(|&soft| soft > FD_HEADROOM + 32) {
                 assert!(cap as u64 + FD_HEADROOM <= soft, "cap {cap}, limit {soft}");
             }
+        }
+    }
+
+    #[test]
+    fn the_settings_defaults_are_the_limits_defaults() {
+        let from_settings = ServerLimits::from_config(&Config::default());
+        assert_eq!(from_settings, ServerLimits::default());
+        let mut raw = crate::config::RawConfig::default();
+        raw.set("HALLPASS_HTTP_HEADER_TIMEOUT_SECONDS", "3").unwrap();
+        raw.set("HALLPASS_HTTP_BODY_TIMEOUT_SECONDS", "4").unwrap();
+        raw.set("HALLPASS_HTTP_IDLE_TIMEOUT_SECONDS", "5").unwrap();
+        raw.set("HALLPASS_HTTP_MAX_CONNECTIONS", "77").unwrap();
+        let limits = ServerLimits::from_config(&raw.validate().unwrap());
+        assert_eq!(limits.header_read_timeout(), Duration::from_secs(3));
+        assert_eq!(limits.body_read_timeout(), Duration::from_secs(4));
+        assert_eq!(limits.idle_timeout(), Duration::from_secs(5));
+        assert_eq!(limits.max_connections(), 77);
+        for zero in [
+            "HALLPASS_HTTP_HEADER_TIMEOUT_SECONDS",
+            "HALLPASS_HTTP_BODY_TIMEOUT_SECONDS",
+            "HALLPASS_HTTP_IDLE_TIMEOUT_SECONDS",
+            "HALLPASS_HTTP_MAX_CONNECTIONS",
+        ] {
+            let mut raw = crate::config::RawConfig::default();
+            raw.set(zero, "0").unwrap();
+            let err = raw.validate().unwrap_err();
+            assert_eq!(err.setting, zero, "0 is refused: it would close every connection");
         }
     }
 

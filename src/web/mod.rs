@@ -34,4 +34,4 @@ mod server;
 pub use app::App;
 pub use limits::ServerLimits;
 pub use principal::{Principal, authenticated, recover};
-pub use server::{routes, serve, serve_with};
+pub use server::{routes, serve, serve_metrics, serve_with};

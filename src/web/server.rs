@@ -17,7 +17,7 @@ use warp::reply::Response;
 use crate::web::app::App;
 use crate::web::endpoints;
 use crate::web::errors::{self, ApiError};
-use crate::web::limits::{DEFAULT_BODY_READ_TIMEOUT, ServerLimits};
+use crate::web::limits::ServerLimits;
 use crate::web::listener;
 use crate::web::request::{Request, request_id};
 use crate::web::route::Route;
@@ -28,19 +28,42 @@ pub(crate) const MAX_BODY_BYTES: usize = 64 * 1024;
 /// The whole facade as one warp filter. It never rejects: every request gets an envelope.
 ///
 /// For embedding in a warp server of your own: the client's address is warp's remote address,
-/// and a body must arrive within the default
-/// [`body_read_timeout`](ServerLimits::body_read_timeout) (30 s). Header and idle timeouts and
-/// the connection cap are [`serve_with`]'s; warp's own server has none.
+/// and a body must arrive within the app's `HALLPASS_HTTP_BODY_TIMEOUT_SECONDS` (30 s unless
+/// set). Header and idle timeouts and the connection cap are [`serve_with`]'s; warp's own
+/// server has none.
 pub fn routes(
     app: Arc<App>,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone + Send + Sync + 'static
 {
-    facade(app, warp::addr::remote(), DEFAULT_BODY_READ_TIMEOUT)
+    let body_timeout = ServerLimits::from_config(&app.config).body_read_timeout();
+    facade(app, Surface::Api, warp::addr::remote(), body_timeout)
+}
+
+/// Which listener a request came in on: what it may reach.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    /// The API's bind: every route, but `/metrics` only while `HALLPASS_METRICS_BIND` is unset.
+    Api,
+    /// `HALLPASS_METRICS_BIND`: `/metrics`, `/healthz` and `/readyz` only.
+    Metrics,
+}
+
+impl Surface {
+    /// Whether `route` is served on this surface under `app`'s settings; otherwise 404.
+    fn serves(self, route: Route, app: &App) -> bool {
+        match self {
+            Surface::Api => route != Route::Metrics || app.config.metrics_bind.is_none(),
+            Surface::Metrics => {
+                matches!(route, Route::Metrics | Route::Healthz | Route::Readyz)
+            }
+        }
+    }
 }
 
 /// [`routes`] with the client's address from `remote` and bodies read within `body_timeout`.
-pub(crate) fn facade<R>(
+fn facade<R>(
     app: Arc<App>,
+    surface: Surface,
     remote: R,
     body_timeout: Duration,
 ) -> impl Filter<Extract = (impl warp::Reply,), Error = Infallible> + Clone + Send + Sync + 'static
@@ -56,20 +79,32 @@ where
             move |method, path: warp::path::FullPath, headers, remote, body| {
                 let app = Arc::clone(&app);
                 let path = path.as_str().to_owned();
-                async move { handle(app, method, path, headers, remote, body, body_timeout).await }
+                async move {
+                    let request = Incoming {
+                        surface,
+                        method,
+                        path,
+                        headers,
+                        remote,
+                        body_timeout,
+                    };
+                    handle(app, request, body).await
+                }
             },
         )
         .recover(errors::recover)
 }
 
-/// Serves the facade on `listener` with the default [`ServerLimits`] until `shutdown`
-/// resolves, then stops accepting and waits for requests in flight. See [`serve_with`].
+/// Serves the facade on `listener` with the [`ServerLimits`] of the app's settings
+/// ([`ServerLimits::from_config`]) until `shutdown` resolves, then stops accepting and waits
+/// for requests in flight. See [`serve_with`].
 pub async fn serve(
     listener: tokio::net::TcpListener,
     app: Arc<App>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    serve_with(listener, app, ServerLimits::default(), shutdown).await;
+    let limits = ServerLimits::from_config(&app.config);
+    serve_with(listener, app, limits, shutdown).await;
 }
 
 /// Serves the facade on `listener` under `limits` until `shutdown` resolves, then stops
@@ -85,28 +120,53 @@ pub async fn serve_with(
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let filter = facade(app, listener::peer_addr(), limits.body_read_timeout())
+    let filter = facade(app, Surface::Api, listener::peer_addr(), limits.body_read_timeout())
         .map(warp::Reply::into_response);
     listener::run(listener, filter, limits, shutdown).await;
 }
 
-/// Handles one request end to end; never fails, never panics on input.
-async fn handle<S, B>(
+/// Serves `GET /metrics` (and `/healthz`, `/readyz`, for the same scraper) on `listener`, the
+/// bind `HALLPASS_METRICS_BIND` names, with the app's [`ServerLimits`], until `shutdown`
+/// resolves. Every other path is 404 here; while `HALLPASS_METRICS_BIND` is set, the API's bind
+/// answers `/metrics` with 404.
+pub async fn serve_metrics(
+    listener: tokio::net::TcpListener,
     app: Arc<App>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let limits = ServerLimits::from_config(&app.config);
+    let filter = facade(app, Surface::Metrics, listener::peer_addr(), limits.body_read_timeout())
+        .map(warp::Reply::into_response);
+    listener::run(listener, filter, limits, shutdown).await;
+}
+
+/// A request as it arrives, before its body is read.
+struct Incoming {
+    surface: Surface,
     method: Method,
     path: String,
     headers: HeaderMap,
     remote: Option<SocketAddr>,
-    body: S,
     body_timeout: Duration,
-) -> Response
+}
+
+/// Handles one request end to end; never fails, never panics on input.
+async fn handle<S, B>(app: Arc<App>, incoming: Incoming, body: S) -> Response
 where
     S: Stream<Item = Result<B, warp::Error>> + Send,
     B: Buf,
 {
+    let Incoming {
+        surface,
+        method,
+        path,
+        headers,
+        remote,
+        body_timeout,
+    } = incoming;
     let started = Instant::now();
     let request_id = request_id(&headers);
-    let route = Route::parse(&path);
+    let route = Route::parse(&path).filter(|&route| surface.serves(route, &app));
     let result = match route {
         None => Err(ApiError::NotFound),
         Some(route) if !route.allows(&method) => Err(ApiError::MethodNotAllowed),

@@ -202,15 +202,50 @@ fn serve(
             .await
             .with_context(|| format!("binding {bind}"))?;
         let addr = listener.local_addr().context("reading the bound address")?;
-        tracing::info!(%addr, "listening");
+        let limits = hallpass::ServerLimits::from_config(app.config());
+        tracing::info!(
+            %addr,
+            header_timeout_s = limits.header_read_timeout().as_secs(),
+            body_timeout_s = limits.body_read_timeout().as_secs(),
+            idle_timeout_s = limits.idle_timeout().as_secs(),
+            max_connections = limits.max_connections(),
+            "listening"
+        );
+        // One shutdown for both listeners: a signal, or the engine stopping.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
         let engine = app.engine().clone();
-        let shutdown = async move {
+        tokio::spawn(async move {
             tokio::select! {
                 () = shutdown_signal() => {}
                 () = engine_stopped(engine) => {}
             }
+            let _ = stop.send(true);
+        });
+        let until_stopped = move || {
+            let mut stopped = stopped.clone();
+            async move {
+                let _ = stopped.wait_for(|&stop| stop).await;
+            }
         };
-        hallpass::serve(listener, Arc::clone(&app), shutdown).await;
+        let metrics = match app.config().metrics_bind {
+            Some(bind) => {
+                let listener = tokio::net::TcpListener::bind(bind)
+                    .await
+                    .with_context(|| format!("binding HALLPASS_METRICS_BIND {bind}"))?;
+                let addr = listener.local_addr().context("reading the metrics address")?;
+                tracing::info!(%addr, "serving /metrics");
+                Some(tokio::spawn(hallpass::serve_metrics(
+                    listener,
+                    Arc::clone(&app),
+                    until_stopped(),
+                )))
+            }
+            None => None,
+        };
+        hallpass::serve_with(listener, Arc::clone(&app), limits, until_stopped()).await;
+        if let Some(metrics) = metrics {
+            let _ = metrics.await;
+        }
         tracing::info!("stopped accepting; in-flight requests finished");
         anyhow::Ok(())
     })?;

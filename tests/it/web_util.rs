@@ -317,3 +317,91 @@ pub(crate) fn listening_addr(
         }
     }
 }
+
+/// A `hallpass serve` child on `127.0.0.1:0` over a throwaway data directory, its stderr
+/// collected line by line; killed when dropped.
+pub(crate) struct ServeChild {
+    child: std::process::Child,
+    pub(crate) addr: SocketAddr,
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl ServeChild {
+    /// Starts `hallpass serve` with `--set NAME=VALUE` for each of `settings` (and
+    /// `HALLPASS_DURABILITY=none`); returns once it listens.
+    pub(crate) fn start(settings: &[(&str, &str)]) -> ServeChild {
+        use std::io::{BufRead, BufReader};
+        let dir = tempfile::tempdir().unwrap();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_hallpass"));
+        command.args(["serve", "--bind", "127.0.0.1:0", "--data-dir"]);
+        command.arg(dir.path());
+        command.args(["--set", "HALLPASS_DURABILITY=none"]);
+        for (name, value) in settings {
+            command.arg("--set").arg(format!("{name}={value}"));
+        }
+        let mut child = command
+            .env("NO_COLOR", "1")
+            .env("RUST_LOG", "info")
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut addr = None;
+        for line in lines.by_ref() {
+            let line = line.unwrap();
+            log.lock().unwrap().push(line.clone());
+            if line.contains("listening") {
+                addr = Some(listening_addr(&mut std::iter::once(Ok(line))));
+                break;
+            }
+        }
+        let addr = addr.unwrap_or_else(|| panic!("exited: {:?}", log.lock().unwrap()));
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        ServeChild {
+            child,
+            addr,
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// The first log line containing `needle`, waiting up to 10 s for it.
+    pub(crate) fn wait_for_log(&self, needle: &str) -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(line) = self.log.lock().unwrap().iter().find(|l| l.contains(needle)) {
+                return line.clone();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no log line with {needle:?}: {:?}",
+                self.log.lock().unwrap()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// How many log lines so far contain `needle`.
+    pub(crate) fn log_count(&self, needle: &str) -> usize {
+        self.log
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+}
+
+impl Drop for ServeChild {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -24,5 +24,6 @@ mod web_auth;
 mod web_jwt;
 mod web_login_limits;
 mod web_proxy;
+mod web_refresh_race;
 mod web_sessions;
 mod web_timeouts;

@@ -24,6 +24,7 @@ mod web_auth;
 mod web_jwt;
 mod web_login_limits;
 mod web_proxy;
+mod web_refresh_race;
 mod web_serve;
 mod web_sessions;
 mod web_timeouts;

@@ -16,19 +16,19 @@ const HS256: [(&str, &str); 2] = [
     ("HEADLESS_JWT_ALGORITHM", "HS256"),
 ];
 
-fn jwt_server(extra: &[(&str, &str)]) -> TestServer {
+pub(crate) fn jwt_server(extra: &[(&str, &str)]) -> TestServer {
     let mut settings = HS256.to_vec();
     settings.extend_from_slice(extra);
     spawn_web(&settings)
 }
 
-struct Tokens {
-    session: String,
-    access: String,
-    refresh: String,
+pub(crate) struct Tokens {
+    pub(crate) session: String,
+    pub(crate) access: String,
+    pub(crate) refresh: String,
 }
 
-fn tokens(body: &Value) -> Tokens {
+pub(crate) fn tokens(body: &Value) -> Tokens {
     Tokens {
         session: session_token(body),
         access: body["meta"]["access_token"].as_str().unwrap().to_owned(),
@@ -36,7 +36,7 @@ fn tokens(body: &Value) -> Tokens {
     }
 }
 
-fn refresh(server: &TestServer, token: &str) -> Response {
+pub(crate) fn refresh(server: &TestServer, token: &str) -> Response {
     call(
         server,
         "POST",
@@ -61,12 +61,12 @@ fn api_me(server: &TestServer, access: &str) -> Response {
     )
 }
 
-fn session_by_bearer(server: &TestServer, access: &str) -> Response {
+pub(crate) fn session_by_bearer(server: &TestServer, access: &str) -> Response {
     let header = bearer(access);
     get_session(server, &[("Authorization", &header)])
 }
 
-fn session_by_token(server: &TestServer, token: &str) -> Response {
+pub(crate) fn session_by_token(server: &TestServer, token: &str) -> Response {
     get_session(server, &[("X-Session-Token", token)])
 }
 

@@ -65,18 +65,20 @@ pub use clock::{Clock, SystemClock, Timestamp};
 pub use config::{Config, ConfigError, RawConfig, SETTINGS, Secret};
 pub use crypto::{SessionKey, SidCipher};
 pub use engine::{
-    Engine, EngineConfig, EngineError, Misuse, NewSession, OpenError, OpenReport,
+    AddEmailOutcome, CodeCheck, Engine, EngineConfig, EngineError, MAX_SEALED_MAIL_BYTES,
+    MailOutcome, Misuse, NewSession, OpenError, OpenReport, PrimaryOutcome, RemoveEmailOutcome,
     RevokeSessionsOutcome, RotateOutcome, SessionInfo, SessionMeta, Stats, Successor,
 };
 pub use error::Error;
 pub use event::{
-    AuthMethod, DecodeError, EncodeError, Jti, PasswordHash, RevokeReason, Seq, SessionHash, UserId,
+    AuthMethod, DecodeError, EncodeError, FlowKind, Jti, KeyPurpose, PasswordChange, PasswordHash,
+    RevokeReason, SecretDigest, Seq, SessionHash, UserId,
 };
 pub use setup::{
     ConfiguredStrategy, PRIVATE_KEY_FILE, SECRET_KEY_FILE, build_jwt_strategy, build_strategy,
     open_engine, provision_dev_keys,
 };
-pub use state::{SnapshotError, User};
+pub use state::{EmailAddress, Flow, Key, Mail, SnapshotError, User};
 pub use store::{Durability, EventStore, MemStore, SledStore, Snapshot, SnapshotSink, StoreError};
 pub use token::{
     AccessError, Algorithm, Authenticated, Claims, CustomClaims, IssueError, Issued, JwtCodec,

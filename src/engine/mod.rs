@@ -9,6 +9,7 @@
 //!
 //! Reads (`lookup`, `user_sessions`, ...) take the state's read lock and never touch disk.
 
+mod accounts;
 mod protocol;
 mod recovery;
 mod types;
@@ -16,8 +17,9 @@ mod username;
 mod writer;
 
 pub use types::{
-    EngineConfig, EngineError, Misuse, NewSession, OpenError, OpenReport, RevokeSessionsOutcome,
-    RotateOutcome, SessionInfo, SessionMeta, Stats, Successor,
+    AddEmailOutcome, CodeCheck, EngineConfig, EngineError, MAX_SEALED_MAIL_BYTES, MailOutcome,
+    Misuse, NewSession, OpenError, OpenReport, PrimaryOutcome, RemoveEmailOutcome,
+    RevokeSessionsOutcome, RotateOutcome, SessionInfo, SessionMeta, Stats, Successor,
 };
 pub(crate) use username::{FALLBACK_USERNAME, MAX_USERNAME_CHARS, truncate_chars};
 
@@ -499,6 +501,11 @@ impl Engine {
     /// Runs `f` on the current state under the read lock (for tests and tools).
     #[cfg(feature = "testing")]
     pub fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
+        f(&self.shared.state.read())
+    }
+
+    /// Runs `f` on the current state under the read lock.
+    fn read_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&self.shared.state.read())
     }
 

@@ -11,9 +11,15 @@ use crossbeam_channel::Sender;
 
 use crate::clock::Timestamp;
 use crate::engine::types::Successor;
+use crate::engine::types::{
+    AddEmailOutcome, CodeCheck, MailOutcome, PrimaryOutcome, RemoveEmailOutcome,
+};
 use crate::engine::types::{EngineError, RevokeSessionsOutcome, RotateOutcome, SessionInfo};
-use crate::event::{AuthMethod, Jti, PasswordHash, RevokeReason, SessionHash, UserId};
-use crate::state::User;
+use crate::event::{
+    AuthMethod, FlowKind, Jti, KeyPurpose, PasswordChange, PasswordHash, RevokeReason,
+    SecretDigest, SessionHash, UserId,
+};
+use crate::state::{Flow, Key, User};
 
 /// One message on the writer's queue.
 pub(super) enum Message {
@@ -57,6 +63,32 @@ pub(super) enum Command {
     Rotate(Call<Rotate>),
     /// Prune what has expired.
     Sweep(Call<Sweep>),
+    /// Add an address to a user.
+    AddEmail(Call<AddEmail>),
+    /// Mark a user's address verified.
+    VerifyEmail(Call<VerifyEmail>),
+    /// Make an address a user's primary one.
+    SetPrimaryEmail(Call<SetPrimaryEmail>),
+    /// Remove a user's address.
+    RemoveEmail(Call<RemoveEmail>),
+    /// Set a user's password and end their other sessions.
+    ChangePassword(Call<ChangePassword>),
+    /// Record a link key (and queue its message).
+    IssueKey(Call<IssueKey>),
+    /// Use a link key, once.
+    SpendKey(Call<SpendKey>),
+    /// Begin a flow held by a session (and queue its message).
+    StartFlow(Call<StartFlow>),
+    /// Check a code entered into a flow.
+    CheckCode(Call<CheckCode>),
+    /// Send a flow's code anew.
+    ResendCode(Call<ResendCode>),
+    /// End a flow.
+    EndFlow(Call<EndFlow>),
+    /// Record a reauthentication.
+    Reauthenticate(Call<Reauthenticate>),
+    /// Record a delivery attempt's outcome.
+    Mailed(Call<Mailed>),
 }
 
 /// A command and where its answer goes.
@@ -177,5 +209,161 @@ impl Request for Rotate {
 pub(super) struct Sweep;
 
 impl Request for Sweep {
+    type Answer = ();
+}
+
+/// `AddEmail`: add `email` (normalized), unverified, to `user`, who may hold at most `max`
+/// addresses (0: no limit).
+pub(super) struct AddEmail {
+    pub(super) user: UserId,
+    pub(super) email: String,
+    pub(super) max: usize,
+}
+
+impl Request for AddEmail {
+    type Answer = AddEmailOutcome;
+}
+
+/// `VerifyEmail`: mark `user`'s address `email` verified; answers whether the user has it.
+pub(super) struct VerifyEmail {
+    pub(super) user: UserId,
+    pub(super) email: String,
+}
+
+impl Request for VerifyEmail {
+    type Answer = bool;
+}
+
+/// `SetPrimaryEmail`: make `email` `user`'s primary address (verified only, unless
+/// `allow_unverified`).
+pub(super) struct SetPrimaryEmail {
+    pub(super) user: UserId,
+    pub(super) email: String,
+    pub(super) allow_unverified: bool,
+}
+
+impl Request for SetPrimaryEmail {
+    type Answer = PrimaryOutcome;
+}
+
+/// `RemoveEmail`: remove `user`'s address `email`, unless it is the primary one.
+pub(super) struct RemoveEmail {
+    pub(super) user: UserId,
+    pub(super) email: String,
+}
+
+impl Request for RemoveEmail {
+    type Answer = RemoveEmailOutcome;
+}
+
+/// `ChangePassword`: `user`'s password becomes `password_hash`; every session of the user but
+/// `keep` ends; answers how many ended.
+pub(super) struct ChangePassword {
+    pub(super) user: UserId,
+    pub(super) password_hash: PasswordHash,
+    pub(super) change: PasswordChange,
+    pub(super) keep: Option<SessionHash>,
+}
+
+impl Request for ChangePassword {
+    type Answer = usize;
+}
+
+/// `IssueKey`: record link key `key` for `purpose`, working for `ttl_ms`, and queue `mail`.
+pub(super) struct IssueKey {
+    pub(super) key: SecretDigest,
+    pub(super) purpose: KeyPurpose,
+    pub(super) user: UserId,
+    pub(super) email: String,
+    pub(super) ttl_ms: i64,
+    pub(super) mail: Option<Vec<u8>>,
+}
+
+impl Request for IssueKey {
+    type Answer = Option<u64>;
+}
+
+/// `SpendKey`: use link key `key` for `purpose`, once; answers what it was for.
+pub(super) struct SpendKey {
+    pub(super) key: SecretDigest,
+    pub(super) purpose: KeyPurpose,
+}
+
+impl Request for SpendKey {
+    type Answer = Option<Key>;
+}
+
+/// `StartFlow`: `holder` begins flow `kind` (replacing one of that kind), timing out after
+/// `ttl_ms`, and `mail` is queued; answers the message's id.
+pub(super) struct StartFlow {
+    pub(super) holder: SessionHash,
+    pub(super) kind: FlowKind,
+    pub(super) user: Option<UserId>,
+    pub(super) email: Option<String>,
+    pub(super) code: Option<SecretDigest>,
+    pub(super) method: AuthMethod,
+    pub(super) ttl_ms: i64,
+    pub(super) mail: Option<Vec<u8>>,
+}
+
+impl Request for StartFlow {
+    type Answer = Option<u64>;
+}
+
+/// `CheckCode`: compare `code` with the code of `holder`'s flow `kind`; a wrong one counts,
+/// and the `max_attempts`th wrong one ends the flow; a right one ends it when `consume`.
+pub(super) struct CheckCode {
+    pub(super) holder: SessionHash,
+    pub(super) kind: FlowKind,
+    pub(super) code: SecretDigest,
+    pub(super) max_attempts: u32,
+    pub(super) consume: bool,
+}
+
+impl Request for CheckCode {
+    type Answer = CodeCheck;
+}
+
+/// `ResendCode`: `holder`'s flow `kind` gets code `code` instead, and `mail` is queued;
+/// answers the message's id, or `None` when there is no such flow.
+pub(super) struct ResendCode {
+    pub(super) holder: SessionHash,
+    pub(super) kind: FlowKind,
+    pub(super) code: SecretDigest,
+    pub(super) mail: Option<Vec<u8>>,
+}
+
+impl Request for ResendCode {
+    type Answer = Option<Option<u64>>;
+}
+
+/// `EndFlow`: end `holder`'s flow `kind`; answers the flow it was.
+pub(super) struct EndFlow {
+    pub(super) holder: SessionHash,
+    pub(super) kind: FlowKind,
+}
+
+impl Request for EndFlow {
+    type Answer = Option<Flow>;
+}
+
+/// `Reauthenticate`: session `session` reauthenticated now by `method`; answers whether it
+/// is live.
+pub(super) struct Reauthenticate {
+    pub(super) session: SessionHash,
+    pub(super) method: AuthMethod,
+}
+
+impl Request for Reauthenticate {
+    type Answer = bool;
+}
+
+/// `Mailed`: what a delivery attempt of message `mail` came to.
+pub(super) struct Mailed {
+    pub(super) mail: u64,
+    pub(super) outcome: MailOutcome,
+}
+
+impl Request for Mailed {
     type Answer = ();
 }

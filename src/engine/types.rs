@@ -8,7 +8,7 @@ use zeroize::{Zeroize, ZeroizeOnDrop};
 use crate::clock::Timestamp;
 use crate::crypto::SessionKey;
 use crate::event::{AuthMethod, Seq, SessionHash, UserId};
-use crate::state::SnapshotError;
+use crate::state::{Flow, SnapshotError};
 use crate::store::StoreError;
 
 /// Engine settings. Defaults follow Django and allauth where they have one.
@@ -222,6 +222,12 @@ pub enum Misuse {
         /// Its length in bytes.
         len: usize,
     },
+    /// A sealed message over `MAX_SEALED_MAIL_BYTES`.
+    #[error("sealed message of {len} bytes (at most 65536 allowed)")]
+    MailLength {
+        /// Its length in bytes.
+        len: usize,
+    },
 }
 
 /// Why the engine could not open its data.
@@ -274,4 +280,75 @@ pub struct Stats {
     pub reuse_detections: AtomicU64,
     /// Touches dropped because the writer's queue was full.
     pub touches_dropped: AtomicU64,
+}
+
+/// The longest sealed message the outbox takes: far above any e-mail we render, far below the
+/// 1 MiB an event may take.
+pub const MAX_SEALED_MAIL_BYTES: usize = 64 * 1024;
+
+/// What adding an address came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AddEmailOutcome {
+    /// Added, unverified.
+    Added,
+    /// The user already has it.
+    AlreadyYours,
+    /// Another user has it.
+    Taken,
+    /// The user has as many addresses as they may.
+    TooMany,
+}
+
+/// What making an address primary came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PrimaryOutcome {
+    /// It is the primary address now.
+    Set,
+    /// The user has no such address.
+    NotYours,
+    /// It is not verified (and unverified addresses may not be primary).
+    Unverified,
+}
+
+/// What removing an address came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RemoveEmailOutcome {
+    /// Removed.
+    Removed,
+    /// The user has no such address.
+    NotYours,
+    /// It is the primary address, which stays.
+    Primary,
+}
+
+/// What checking a code came to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CodeCheck {
+    /// The right code: the flow as it was (ended when the check consumed it).
+    Accepted(Flow),
+    /// A wrong code; this many more attempts are allowed.
+    Wrong {
+        /// Attempts left before the flow ends.
+        remaining: u32,
+    },
+    /// A wrong code that used up the attempts: the flow ended.
+    Exhausted,
+    /// No such flow (never begun, ended, or timed out).
+    NoFlow,
+}
+
+/// What a delivery attempt came to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MailOutcome {
+    /// Delivered: it leaves the outbox.
+    Sent,
+    /// Failed; it stays for another attempt.
+    Failed,
+    /// Failed for the last time: it leaves the outbox undelivered.
+    GaveUp,
 }

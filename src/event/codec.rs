@@ -115,9 +115,9 @@ pub fn decode_envelope(bytes: &[u8]) -> Result<(Envelope, usize), DecodeError> {
         needed: (6 + len).saturating_sub(bytes.len()),
     })?;
     match version {
-        // Formats 2 and 3 only added variants, so all decode with the same types; an envelope
+        // Formats 2 to 4 only added variants, so all decode with the same types; an envelope
         // holding a variant its format did not have was not written by us.
-        1..=3 => {
+        1..=4 => {
             let ((seq, at, event), used): ((Seq, Timestamp, Event), usize) =
                 bincode::serde::decode_from_slice(body, config()).map_err(|e| {
                     DecodeError::Invalid {

@@ -30,7 +30,11 @@ use crate::crypto::{self, SessionKey, sha256};
 ///   variant is [`Event::SessionCreatedV1`], still decoded and folded, never written) and
 ///   [`Event::RefreshTokensExpired`].
 /// - 3: format 2 plus [`RevokeReason::Evicted`].
-pub const FORMAT_VERSION: u16 = 3;
+/// - 4: format 3 plus the account flows: e-mail addresses and their verification, password
+///   changes, link keys, code flows held by sessions, reauthentication, the mail outbox
+///   ([`Event::EmailAdded`] to [`Event::MailEnded`]), [`AuthMethod::Code`] and
+///   [`RevokeReason::PasswordChanged`].
+pub const FORMAT_VERSION: u16 = 4;
 
 /// The most sessions one `SessionsSeen` or `RefreshTokensExpired` event names: about 170 KB
 /// encoded, far below the 1 MiB an event may take. Larger sets are written as several events.
@@ -48,6 +52,8 @@ pub enum AuthMethod {
     SignUp,
     /// Logged in with e-mail and password (`{"method": "password", "at", "email"}`).
     Password,
+    /// Logged in with a code sent by e-mail (`{"method": "code", "at", "email"}`; format 4 on).
+    Code,
 }
 
 /// A position in the log.
@@ -215,6 +221,72 @@ pub enum RevokeReason {
     /// The user had as many sessions as they may, and a new one began: the oldest ended
     /// (format 3 on).
     Evicted,
+    /// The user's password was changed or reset: their other sessions end, as allauth 65.19
+    /// ends them (format 4 on).
+    PasswordChanged,
+}
+
+/// The keyed digest of a code or link key: what the log stores instead of the secret.
+///
+/// The caller computes it (HMAC-SHA-256 under a key derived from `SECRET_KEY`, so a copy of
+/// the data directory does not let anyone test guesses of a six-character code offline); the
+/// engine only compares digests, in constant time.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct SecretDigest(pub [u8; 32]);
+
+impl SecretDigest {
+    /// Whether `self` and `other` are equal, in time independent of where they differ.
+    pub fn matches(&self, other: &SecretDigest) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl fmt::Debug for SecretDigest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SecretDigest(<redacted>)")
+    }
+}
+
+/// What a link key sent by e-mail lets its holder do (format 4 on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum KeyPurpose {
+    /// Verify the address it was sent to (`auth/email/verify`).
+    VerifyEmail,
+    /// Set a new password (`auth/password/reset`).
+    ResetPassword,
+}
+
+/// A flow in progress that a session holds, as allauth keeps them in the Django session: a
+/// session may be anonymous (a pending session token) or authenticated (format 4 on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum FlowKind {
+    /// Sign-up or login authenticated the user, but the address must be verified first
+    /// (mandatory verification: allauth's `verify_email` stage); holds the code when
+    /// verification is by code.
+    LoginVerifyEmail,
+    /// Verifying an address by code while signed in (an added address).
+    VerifyEmail,
+    /// Login by code (`login_by_code`).
+    LoginByCode,
+    /// Password reset by code (`password_reset_by_code`).
+    PasswordResetByCode,
+    /// Reauthentication by code (`reauthenticate` with a code).
+    ReauthenticateByCode,
+}
+
+/// How a password came to change (format 4 on).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum PasswordChange {
+    /// The user changed it, giving the current one (`account/password/change`).
+    Changed,
+    /// The user set one, having none usable.
+    Set,
+    /// The user reset it with a key or code.
+    Reset,
 }
 
 /// A state change, in the past tense.
@@ -307,12 +379,159 @@ pub enum Event {
         /// The sweep's cut-off.
         now: Timestamp,
     },
+    /// A user added an address, unverified and not primary (format 4 on).
+    EmailAdded {
+        /// Whose.
+        user: UserId,
+        /// Normalized.
+        email: String,
+    },
+    /// One of a user's addresses was verified (format 4 on).
+    EmailVerified {
+        /// Whose.
+        user: UserId,
+        /// Normalized.
+        email: String,
+    },
+    /// One of a user's addresses became the primary one (format 4 on).
+    PrimaryEmailSet {
+        /// Whose.
+        user: UserId,
+        /// Normalized.
+        email: String,
+    },
+    /// A user removed one of their addresses, not the primary one (format 4 on).
+    EmailRemoved {
+        /// Whose.
+        user: UserId,
+        /// Normalized.
+        email: String,
+    },
+    /// A user's password changed; their outstanding reset keys stop working (format 4 on).
+    PasswordChanged {
+        /// Whose.
+        user: UserId,
+        /// The new hash (empty: no usable password).
+        password_hash: PasswordHash,
+        /// How.
+        change: PasswordChange,
+    },
+    /// A link key was sent: its digest works once, until `expires_at` (format 4 on).
+    KeyIssued {
+        /// The key's digest.
+        key: SecretDigest,
+        /// What it does.
+        purpose: KeyPurpose,
+        /// For whom.
+        user: UserId,
+        /// The address it was sent to, normalized.
+        email: String,
+        /// When it stops working.
+        expires_at: Timestamp,
+    },
+    /// A link key was used (format 4 on).
+    KeySpent {
+        /// The key's digest.
+        key: SecretDigest,
+    },
+    /// Session `holder` began a flow, replacing one of the same kind it held (format 4 on).
+    FlowStarted {
+        /// The session holding it: an anonymous (pending) or an authenticated one.
+        holder: SessionHash,
+        /// Which flow.
+        kind: FlowKind,
+        /// The user it concerns, when known (a login by code for an unknown address has none,
+        /// so that it answers as a known one).
+        user: Option<UserId>,
+        /// The address it concerns, normalized, when there is one.
+        email: Option<String>,
+        /// The digest of the code sent, for flows by code.
+        code: Option<SecretDigest>,
+        /// How the user authenticated so far ([`FlowKind::LoginVerifyEmail`]).
+        method: AuthMethod,
+        /// When the flow times out.
+        expires_at: Timestamp,
+    },
+    /// A wrong code was entered into a flow (format 4 on).
+    FlowAttemptFailed {
+        /// The session holding it.
+        holder: SessionHash,
+        /// Which flow.
+        kind: FlowKind,
+    },
+    /// A flow's code was sent anew: the old one stops working (format 4 on).
+    FlowCodeResent {
+        /// The session holding it.
+        holder: SessionHash,
+        /// Which flow.
+        kind: FlowKind,
+        /// The new code's digest.
+        code: SecretDigest,
+    },
+    /// A flow ended: completed, aborted, out of attempts or timed out (format 4 on).
+    FlowEnded {
+        /// The session holding it.
+        holder: SessionHash,
+        /// Which flow.
+        kind: FlowKind,
+    },
+    /// A session's user proved again who they are, at the envelope's time (format 4 on).
+    SessionReauthenticated {
+        /// The session.
+        session: SessionHash,
+        /// How.
+        method: AuthMethod,
+    },
+    /// A message was accepted for delivery: it is sent even if the process dies first
+    /// (format 4 on).
+    MailQueued {
+        /// Its number, one more than the last.
+        mail: u64,
+        /// Recipient, subject and body, encrypted and authenticated under a key derived from
+        /// `SECRET_KEY` (the body may hold a code or a link key).
+        sealed: Vec<u8>,
+    },
+    /// A delivery attempt failed; it will be retried (format 4 on).
+    MailAttemptFailed {
+        /// Its number.
+        mail: u64,
+    },
+    /// A message left the outbox: delivered, or given up after its attempts (format 4 on).
+    MailEnded {
+        /// Its number.
+        mail: u64,
+        /// Whether it was delivered.
+        sent: bool,
+    },
 }
 
 impl Event {
     /// The first format version that has this event's variant.
     pub fn since_version(&self) -> u16 {
         match self {
+            Event::SessionRevoked {
+                reason: RevokeReason::PasswordChanged,
+                ..
+            }
+            | Event::SessionCreated {
+                method: AuthMethod::Code,
+                ..
+            }
+            | Event::EmailAdded { .. }
+            | Event::EmailVerified { .. }
+            | Event::PrimaryEmailSet { .. }
+            | Event::EmailRemoved { .. }
+            | Event::PasswordChanged { .. }
+            | Event::KeyIssued { .. }
+            | Event::KeySpent { .. }
+            | Event::FlowStarted { .. }
+            | Event::FlowAttemptFailed { .. }
+            | Event::FlowCodeResent { .. }
+            | Event::FlowEnded { .. }
+            | Event::SessionReauthenticated { .. }
+            | Event::MailQueued { .. }
+            | Event::MailAttemptFailed { .. }
+            | Event::MailEnded { .. } => 4,
             Event::SessionRevoked {
                 reason: RevokeReason::Evicted,
                 ..

@@ -10,6 +10,9 @@
 //! invisible to every read at once, even before a sweep prunes it.
 
 mod account;
+mod addresses;
+mod flows;
+mod outbox;
 mod session;
 mod snapshot;
 
@@ -18,11 +21,20 @@ use std::hash::BuildHasherDefault;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use crate::clock::Timestamp;
-use crate::event::{AuthMethod, Envelope, Event, Jti, Seq, SessionHash, UserId};
+use crate::event::{
+    AuthMethod, Envelope, Event, FlowKind, Jti, KeyPurpose, SecretDigest, Seq, SessionHash, UserId,
+};
 use crate::hashing::{IdentityHasher, UserIdHasher};
 
 pub(crate) use account::Account;
 pub use account::User;
+pub use addresses::EmailAddress;
+pub use flows::{Flow, Key};
+pub use outbox::Mail;
+
+use addresses::AddressBooks;
+use flows::{Flows, Keys};
+use outbox::Outbox;
 pub use session::{RefreshTokens, Session};
 pub use snapshot::SnapshotError;
 
@@ -78,7 +90,22 @@ pub struct State {
     grace_ms: i64,
     /// User agents and IPs shared by sessions.
     strings: Strings,
+    /// Users' addresses beyond the implied sign-up one (format 4).
+    addresses: AddressBooks,
+    /// Flows sessions hold (format 4).
+    flows: Flows,
+    /// Link keys not yet used (format 4).
+    keys: Keys,
+    /// When and how sessions reauthenticated, latest last, at most
+    /// [`MAX_REAUTHENTICATIONS`] each (format 4).
+    reauthenticated: HashMap<SessionHash, Vec<(AuthMethod, Timestamp)>>,
+    /// Messages waiting for delivery (format 4).
+    outbox: Outbox,
 }
+
+/// The reauthentications a session remembers: allauth lists every one in the session's
+/// `methods`; only the latest matters for `ACCOUNT_REAUTHENTICATION_TIMEOUT`.
+const MAX_REAUTHENTICATIONS: usize = 8;
 
 impl PartialEq for State {
     fn eq(&self, other: &Self) -> bool {
@@ -102,6 +129,11 @@ impl State {
             last_seq: Seq(0),
             grace_ms: grace_ms.max(0),
             strings: Strings::default(),
+            addresses: AddressBooks::default(),
+            flows: Flows::default(),
+            keys: Keys::default(),
+            reauthenticated: HashMap::new(),
+            outbox: Outbox::default(),
         }
     }
 
@@ -193,6 +225,99 @@ impl State {
                 }
                 self.prune_rotations(*now);
             }
+            Event::EmailAdded { user, email } => {
+                if let Some(account) = self.users.get(user)
+                    && !self.by_email.contains_key(email)
+                {
+                    self.addresses.add(account, email);
+                    self.by_email.insert(email.clone(), *user);
+                }
+            }
+            Event::EmailVerified { user, email } => {
+                if let Some(account) = self.users.get(user) {
+                    self.addresses.verify(account, email);
+                }
+            }
+            Event::PrimaryEmailSet { user, email } => {
+                if let Some(account) = self.users.get_mut(user)
+                    && self.addresses.set_primary(account, email)
+                {
+                    account.email = email.clone();
+                }
+            }
+            Event::EmailRemoved { user, email } => {
+                if let Some(account) = self.users.get(user)
+                    && self.addresses.remove(account, email)
+                    && self.by_email.get(email) == Some(user)
+                {
+                    self.by_email.remove(email);
+                }
+            }
+            Event::PasswordChanged {
+                user,
+                password_hash,
+                ..
+            } => {
+                if let Some(account) = self.users.get_mut(user) {
+                    account.password_hash = password_hash.clone();
+                    self.keys.void(*user, KeyPurpose::ResetPassword);
+                }
+            }
+            Event::KeyIssued {
+                key,
+                purpose,
+                user,
+                email,
+                expires_at,
+            } => self.keys.issue(
+                *key,
+                Key {
+                    purpose: *purpose,
+                    user: *user,
+                    email: email.clone(),
+                    expires_at: *expires_at,
+                },
+            ),
+            Event::KeySpent { key } => self.keys.spend(key),
+            Event::FlowStarted {
+                holder,
+                kind,
+                user,
+                email,
+                code,
+                method,
+                expires_at,
+            } => self.flows.start(
+                *holder,
+                Flow {
+                    kind: *kind,
+                    user: *user,
+                    email: email.clone(),
+                    code: *code,
+                    method: *method,
+                    started_at: at,
+                    expires_at: *expires_at,
+                    failed_attempts: 0,
+                    resends: 0,
+                },
+            ),
+            Event::FlowAttemptFailed { holder, kind } => self.flows.attempt_failed(holder, *kind),
+            Event::FlowCodeResent { holder, kind, code } => {
+                self.flows.code_resent(holder, *kind, *code)
+            }
+            Event::FlowEnded { holder, kind } => self.flows.end(holder, *kind),
+            Event::SessionReauthenticated { session, method } => {
+                if self.sessions.contains_key(session) {
+                    let list = self.reauthenticated.entry(*session).or_default();
+                    list.push((*method, at));
+                    if list.len() > MAX_REAUTHENTICATIONS {
+                        list.remove(0);
+                    }
+                }
+            }
+            Event::MailQueued { mail, sealed } => self.outbox.queue(*mail, sealed.clone(), at),
+            Event::MailAttemptFailed { mail } => self.outbox.attempt_failed(*mail),
+            Event::MailEnded { mail, .. } => self.outbox.end(*mail),
         }
     }
 
@@ -209,6 +334,79 @@ impl State {
     /// A user by normalized e-mail address.
     pub(crate) fn user_by_email(&self, email: &str) -> Option<&Account> {
         self.by_email.get(email).and_then(|id| self.users.get(id))
+    }
+
+    /// `user`'s e-mail addresses, primary first; empty for an unknown user.
+    pub fn email_addresses(&self, user: UserId) -> Vec<EmailAddress> {
+        self.users
+            .get(&user)
+            .map(|a| self.addresses.of(a))
+            .unwrap_or_default()
+    }
+
+    /// `user`'s address `email`, if they have it.
+    pub fn email_address(&self, user: UserId, email: &str) -> Option<EmailAddress> {
+        self.users
+            .get(&user)
+            .and_then(|a| self.addresses.find(a, email))
+    }
+
+    /// Who has address `email` (any of their addresses, verified or not).
+    pub fn email_owner(&self, email: &str) -> Option<UserId> {
+        self.by_email.get(email).copied()
+    }
+
+    /// The flows `holder` holds that have not timed out at `now`.
+    pub fn flows(&self, holder: &SessionHash, now: Timestamp) -> Vec<Flow> {
+        self.flows.of(holder, now)
+    }
+
+    /// `holder`'s flow of `kind`, if it has not timed out at `now`.
+    pub fn flow(&self, holder: &SessionHash, kind: FlowKind, now: Timestamp) -> Option<&Flow> {
+        self.flows.get(holder, kind, now)
+    }
+
+    /// Whether `holder` holds a flow that has not timed out at `now` (a pending session).
+    pub fn holds_flow(&self, holder: &SessionHash, now: Timestamp) -> bool {
+        self.flows.holds_any(holder, now)
+    }
+
+    /// The unused key with `digest` for `purpose`, if it works at `now`.
+    pub fn key(&self, digest: &SecretDigest, purpose: KeyPurpose, now: Timestamp) -> Option<&Key> {
+        self.keys.get(digest, purpose, now)
+    }
+
+    /// When and how session `hash` reauthenticated, latest last.
+    pub fn reauthentications(&self, hash: &SessionHash) -> &[(AuthMethod, Timestamp)] {
+        self.reauthenticated.get(hash).map_or(&[], Vec::as_slice)
+    }
+
+    /// The messages waiting for delivery, oldest first.
+    pub fn outbox(&self) -> Vec<Mail> {
+        self.outbox.waiting()
+    }
+
+    /// Whether message `id` waits for delivery.
+    pub fn mail_waits(&self, id: u64) -> bool {
+        self.outbox.holds(id)
+    }
+
+    /// The id the next queued message gets.
+    pub fn next_mail_id(&self) -> u64 {
+        self.outbox.next_id()
+    }
+
+    /// Flows and keys that have timed out at `now`, for a sweep to end.
+    pub fn expired_flows_and_keys(
+        &self,
+        now: Timestamp,
+    ) -> (Vec<(SessionHash, FlowKind)>, Vec<SecretDigest>) {
+        (self.flows.expired(now), self.keys.expired(now))
+    }
+
+    /// How many flows, keys and waiting messages are held.
+    pub fn flow_key_mail_counts(&self) -> (usize, usize, usize) {
+        (self.flows.len(), self.keys.len(), self.outbox.len())
     }
 
     /// Whether `username` is taken.
@@ -379,6 +577,33 @@ impl State {
         if self.max_user != other.max_user || self.grace_ms != other.grace_ms {
             return Some(format!("max_user {} vs {}", self.max_user, other.max_user));
         }
+        if self.addresses != other.addresses {
+            return Some(format!(
+                "address books {:?} vs {:?}",
+                self.addresses.explicit(),
+                other.addresses.explicit()
+            ));
+        }
+        if self.flows != other.flows {
+            return Some(format!(
+                "flows {:?} vs {:?}",
+                self.flows.all(),
+                other.flows.all()
+            ));
+        }
+        if self.keys != other.keys {
+            return Some(format!("{} keys vs {}", self.keys.len(), other.keys.len()));
+        }
+        if self.reauthenticated != other.reauthenticated {
+            return Some("reauthentications differ".into());
+        }
+        if self.outbox != other.outbox {
+            return Some(format!(
+                "outbox {:?} vs {:?}",
+                self.outbox.parts().0,
+                other.outbox.parts().0
+            ));
+        }
         None
     }
 
@@ -414,6 +639,8 @@ impl State {
     }
 
     fn remove_session(&mut self, hash: &SessionHash) {
+        self.flows.end_all(hash);
+        self.reauthenticated.remove(hash);
         let Some(session) = self.sessions.remove(hash) else {
             return;
         };

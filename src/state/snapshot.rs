@@ -15,6 +15,8 @@
 //! strings_len u64   | bincode(Vec<String>)        distinct user agents and IPs
 //! rotations_len u64 | bincode(Vec<(Timestamp, Jti, SessionHash)>)
 //! extras_len u64    | bincode(Vec<(u64, Vec<(Jti, Timestamp)>)>)  sessions with 2+ refresh tokens
+//! accounts_len u64  | bincode(AccountsSection)     version 3 only: addresses, flows, keys,
+//!                                                   reauthentications, the outbox
 //! session_count u64 | session_count fixed records of RECORD bytes:
 //!   hash [32] | no u64 | user u64 | created_at i64 | expires_at i64 | seen i64
 //!   | refresh jti [16] | refresh exp i64 | user_agent u32 | ip u32 | flags u8
@@ -22,7 +24,11 @@
 //!
 //! A string reference is 0 for none or 1 + its index in the string table. `flags` bits 0-1:
 //! refresh tokens (0 none, 1 the one inline, 2 in `extras`), bits 2-3: the [`AuthMethod`]
-//! (0 unknown, 1 sign-up, 2 password); other bits are zero. Records are in the order the
+//! (0 unknown, 1 sign-up, 2 password, 3 code: version 3 only); other bits are zero.
+//!
+//! Version 3 is version 2 with the accounts section (format-4 state: every user's addresses
+//! beyond the implied sign-up one, the flows sessions hold, unused link keys, reauthentication
+//! times and the messages waiting for delivery). Records are in the order the
 //! session table's buckets take them (see [`bucket`]), so loading inserts almost sequentially.
 //! Loading runs on two threads: this one decodes the records into the session table while a
 //! second one builds the users, their indexes and the per-user session lists.
@@ -42,13 +48,30 @@ use std::thread;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
-use crate::event::{AuthMethod, Jti, Seq, SessionHash, UserId};
-use crate::state::{Account, Origin, RefreshTokens, Rotation, Session, State, Strings};
+use crate::event::{AuthMethod, Jti, SecretDigest, Seq, SessionHash, UserId};
+use crate::state::addresses::AddressBooks;
+use crate::state::flows::{Flows, Keys};
+use crate::state::outbox::Outbox;
+use crate::state::{
+    Account, EmailAddress, Flow, Key, Mail, Origin, RefreshTokens, Rotation, Session, State,
+    Strings,
+};
 
 use format::{bucket, bucket_mask, invalid};
 
 /// The version this build writes.
-const SNAPSHOT_VERSION: u16 = 2;
+const SNAPSHOT_VERSION: u16 = 3;
+
+/// The format-4 state beside users and sessions (snapshot version 3).
+#[derive(Default, Serialize, Deserialize)]
+struct AccountsSection {
+    addresses: Vec<(UserId, Vec<EmailAddress>)>,
+    flows: Vec<(SessionHash, Vec<Flow>)>,
+    keys: Vec<(SecretDigest, Key)>,
+    reauthenticated: Vec<(SessionHash, Vec<(AuthMethod, Timestamp)>)>,
+    next_mail: u64,
+    outbox: Vec<Mail>,
+}
 
 /// Bytes of one session record in a version-2 snapshot.
 const RECORD: usize = 32 + 8 * 5 + 16 + 8 + 4 + 4 + 1;
@@ -83,6 +106,7 @@ impl State {
                 AuthMethod::Unknown => 0,
                 AuthMethod::SignUp => 1,
                 AuthMethod::Password => 2,
+                AuthMethod::Code => 3,
             };
             records.extend_from_slice(&hash.0);
             for word in [
@@ -121,6 +145,22 @@ impl State {
         put_section(&mut out, &strings.strings);
         put_section(&mut out, &rotations);
         put_section(&mut out, &extras);
+        let mut reauthenticated: Vec<(SessionHash, Vec<(AuthMethod, Timestamp)>)> = self
+            .reauthenticated
+            .iter()
+            .map(|(h, l)| (*h, l.clone()))
+            .collect();
+        reauthenticated.sort_by_key(|(h, _)| *h);
+        let (next_mail, outbox) = self.outbox.parts();
+        let accounts = AccountsSection {
+            addresses: self.addresses.explicit(),
+            flows: self.flows.all(),
+            keys: self.keys.all(),
+            reauthenticated,
+            next_mail,
+            outbox,
+        };
+        put_section(&mut out, &accounts);
         out.extend_from_slice(&(sessions.len() as u64).to_le_bytes());
         out.extend_from_slice(&records);
         out
@@ -138,7 +178,8 @@ impl State {
             .ok_or_else(|| invalid("empty"))?;
         match version {
             1 => v1::decode(&bytes[2..], grace_ms),
-            2 => decode_v2(&bytes[2..], grace_ms),
+            2 => decode_v2(&bytes[2..], grace_ms, false),
+            3 => decode_v2(&bytes[2..], grace_ms, true),
             _ => Err(SnapshotError::UnknownVersion { version }),
         }
     }
@@ -237,7 +278,9 @@ struct UserIndexes {
     max_user: u64,
 }
 
-fn decode_v2(body: &[u8], grace_ms: i64) -> Result<State, SnapshotError> {
+/// Decodes version 2, or version 3 (`with_accounts`: the accounts section, and the code
+/// method in session flags).
+fn decode_v2(body: &[u8], grace_ms: i64, with_accounts: bool) -> Result<State, SnapshotError> {
     let mut reader = Reader { rest: body };
     let last_seq = Seq(reader.u64("header")?);
     let next_session_no = reader.u64("header")?;
@@ -246,6 +289,10 @@ fn decode_v2(body: &[u8], grace_ms: i64) -> Result<State, SnapshotError> {
     let strings: Vec<String> = reader.section("strings")?;
     let rotations: Vec<(Timestamp, Jti, SessionHash)> = reader.section("rotations")?;
     let extras: Vec<(u64, Vec<(Jti, Timestamp)>)> = reader.section("extras")?;
+    let accounts: AccountsSection = match with_accounts {
+        true => reader.section("accounts")?,
+        false => AccountsSection::default(),
+    };
     let count = usize::try_from(reader.u64("sessions")?).map_err(|_| invalid("sessions"))?;
     let records_len = count
         .checked_mul(RECORD)
@@ -264,7 +311,7 @@ fn decode_v2(body: &[u8], grace_ms: i64) -> Result<State, SnapshotError> {
     }
     let (indexes, sessions) = thread::scope(|scope| {
         let users = scope.spawn(|| user_indexes(users_bytes, records, count));
-        let sessions = session_table(records, count, &strings, &extras);
+        let sessions = session_table(records, count, &strings, &extras, with_accounts);
         // A panic in the other thread is a bug; report it as a bad snapshot, not a crash.
         let users = users
             .join()
@@ -290,7 +337,45 @@ fn decode_v2(body: &[u8], grace_ms: i64) -> Result<State, SnapshotError> {
         state.recent_rotations.insert(jti, Rotation { session, at });
         state.rotation_order.push_back((at, jti));
     }
+    load_accounts(&mut state, accounts)?;
     Ok(state)
+}
+
+/// Puts the accounts section into `state`, whose users are loaded, checking what the fold
+/// guarantees: each book belongs to a user, holds that user's e-mail as its one primary
+/// address, and no address belongs to two users.
+fn load_accounts(state: &mut State, accounts: AccountsSection) -> Result<(), SnapshotError> {
+    for (user, book) in &accounts.addresses {
+        let account = state
+            .users
+            .get(user)
+            .ok_or_else(|| invalid("addresses of an unknown user"))?;
+        let primaries: Vec<&EmailAddress> = book.iter().filter(|a| a.primary).collect();
+        if primaries.len() != 1 || primaries[0].email != account.email {
+            return Err(invalid(
+                "an address book without the account's primary e-mail",
+            ));
+        }
+        for address in book {
+            match state.by_email.insert(address.email.clone(), *user) {
+                Some(owner) if owner != *user => {
+                    return Err(invalid("an address belongs to two users"));
+                }
+                _ => {}
+            }
+        }
+    }
+    for (hash, _) in &accounts.reauthenticated {
+        if !state.sessions.contains_key(hash) {
+            return Err(invalid("reauthentication of an unknown session"));
+        }
+    }
+    state.addresses = AddressBooks::from_explicit(accounts.addresses);
+    state.flows = Flows::from_all(accounts.flows);
+    state.keys = Keys::from_all(accounts.keys);
+    state.reauthenticated = accounts.reauthenticated.into_iter().collect();
+    state.outbox = Outbox::from_parts(accounts.next_mail, accounts.outbox);
+    Ok(())
 }
 
 /// The session table, from the fixed records in bucket order.
@@ -299,6 +384,7 @@ fn session_table(
     count: usize,
     strings: &[Arc<str>],
     extras: &[(u64, Vec<(Jti, Timestamp)>)],
+    code_method: bool,
 ) -> Result<super::SessionTable, SnapshotError> {
     let mut table = super::SessionTable::default();
     table.reserve(count);
@@ -335,6 +421,7 @@ fn session_table(
             0 => AuthMethod::Unknown,
             1 => AuthMethod::SignUp,
             2 => AuthMethod::Password,
+            3 if code_method => AuthMethod::Code,
             _ => return Err(invalid("unknown authentication method")),
         };
         if flags >> 4 != 0 {

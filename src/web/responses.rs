@@ -46,6 +46,13 @@ pub(crate) enum MethodBody<'a> {
         /// The address logged in with.
         email: &'a str,
     },
+    /// `{method: "code", at, email}`: logged in with a code sent by e-mail.
+    Code {
+        /// When.
+        at: f64,
+        /// The address the code was sent to.
+        email: &'a str,
+    },
 }
 
 impl<'a> MethodBody<'a> {
@@ -53,6 +60,10 @@ impl<'a> MethodBody<'a> {
     pub(crate) fn of(user: &'a User, session: &SessionInfo) -> Vec<MethodBody<'a>> {
         match session.method {
             AuthMethod::Password => vec![MethodBody::Password {
+                at: session.created_at.as_secs_f64(),
+                email: &user.email,
+            }],
+            AuthMethod::Code => vec![MethodBody::Code {
                 at: session.created_at.as_secs_f64(),
                 email: &user.email,
             }],

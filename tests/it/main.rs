@@ -8,6 +8,7 @@
 mod util;
 mod web_util;
 
+mod accounts;
 mod bounds;
 mod engine;
 mod faults;

@@ -4,8 +4,9 @@ use std::sync::Arc;
 
 use hallpass::testing::{Envelope, Event, ManualClock, encode_record};
 use hallpass::{
-    Durability, Engine, EngineConfig, Jti, MemStore, OpenError, RevokeReason, Seq, SessionMeta,
-    SledStore, StoreError, Successor,
+    AuthMethod, Durability, Engine, EngineConfig, FlowKind, Jti, KeyPurpose, MailOutcome, MemStore,
+    OpenError, PasswordChange, PasswordHash, RevokeReason, SecretDigest, Seq, SessionHash,
+    SessionMeta, SledStore, StoreError, Successor,
 };
 use proptest::prelude::*;
 
@@ -29,6 +30,10 @@ fn random_ops(engine: &Engine, clock: &ManualClock, seed: u64, steps: usize) {
     let mut users = vec![sign_up()];
     let mut sessions = Vec::new();
     for _ in 0..steps {
+        if next() % 3 == 0 {
+            account_op(engine, &users, &sessions, next());
+            continue;
+        }
         match next() % 9 {
             0 => users.push(sign_up()),
             1 | 2 => {
@@ -67,6 +72,104 @@ fn random_ops(engine: &Engine, clock: &ManualClock, seed: u64, steps: usize) {
                 }
             }
             _ => engine.sweep().unwrap(),
+        }
+    }
+}
+
+/// One of the account commands (format 4), chosen by `r`, on the given users and sessions.
+fn account_op(
+    engine: &Engine,
+    users: &[hallpass::UserId],
+    sessions: &[(hallpass::NewSession, Jti)],
+    r: u64,
+) {
+    let u = users[(r as usize / 16) % users.len()];
+    let email = format!("alt{}@example.org", (r / 7) % 5);
+    let holder = SessionHash([(r % 4) as u8 + 1; 32]);
+    let digest = SecretDigest([(r % 3) as u8; 32]);
+    match r % 12 {
+        0 => {
+            let _ = engine.add_email(u, &email, 3).unwrap();
+        }
+        1 => {
+            let _ = engine.verify_email(u, &email).unwrap();
+        }
+        2 => {
+            let _ = engine
+                .set_primary_email(u, &email, r.is_multiple_of(2))
+                .unwrap();
+        }
+        3 => {
+            let _ = engine.remove_email(u, &email).unwrap();
+        }
+        4 => {
+            let keep = sessions.first().map(|(s, _)| s.info.hash);
+            let hash = PasswordHash::from_phc(format!("$argon2id$fake${r}"));
+            {
+                let _ = engine
+                    .change_password(u, hash, PasswordChange::Changed, keep)
+                    .unwrap();
+            };
+        }
+        5 => {
+            let purpose = [KeyPurpose::VerifyEmail, KeyPurpose::ResetPassword][(r % 2) as usize];
+            let mail = Some(vec![r as u8; 20]);
+            {
+                let _ = engine
+                    .issue_key(digest, purpose, u, &email, 60_000, mail)
+                    .unwrap();
+            };
+        }
+        6 => {
+            let _ = engine.spend_key(digest, KeyPurpose::ResetPassword).unwrap();
+        }
+        7 => {
+            let kind = [FlowKind::LoginByCode, FlowKind::LoginVerifyEmail][(r % 2) as usize];
+            let started = engine.start_flow(
+                holder,
+                kind,
+                Some(u),
+                Some(&email),
+                Some(digest),
+                AuthMethod::Password,
+                90_000,
+                Some(vec![7; 10]),
+            );
+            {
+                let _ = started.unwrap();
+            };
+        }
+        8 => {
+            let _ = engine
+                .check_code(
+                    holder,
+                    FlowKind::LoginByCode,
+                    digest,
+                    3,
+                    r.is_multiple_of(2),
+                )
+                .unwrap();
+        }
+        9 => {
+            let _ = engine
+                .resend_code(holder, FlowKind::LoginByCode, digest, None)
+                .unwrap();
+        }
+        10 => {
+            if let Some((s, _)) = sessions.get((r as usize / 32) % sessions.len().max(1)) {
+                {
+                    let _ = engine
+                        .reauthenticate(s.info.hash, AuthMethod::Password)
+                        .unwrap();
+                };
+            }
+        }
+        _ => {
+            if let Some(mail) = engine.outbox().first() {
+                let outcome =
+                    [MailOutcome::Sent, MailOutcome::Failed, MailOutcome::GaveUp][(r % 3) as usize];
+                engine.mailed(mail.id, outcome).unwrap();
+            }
         }
     }
 }

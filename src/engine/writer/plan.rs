@@ -3,6 +3,8 @@
 //! nothing changes but the overlay. The one random choice is a username's suffix after ten
 //! thousand taken names.
 
+mod accounts;
+
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -15,8 +17,10 @@ use crate::engine::types::{
     EngineConfig, EngineError, RevokeSessionsOutcome, RotateOutcome, SessionInfo, Successor,
 };
 use crate::engine::username::unique_username;
-use crate::event::{Event, Jti, MAX_SESSIONS_PER_EVENT, RevokeReason, SessionHash, UserId};
-use crate::state::{State, User};
+use crate::event::{
+    Event, FlowKind, Jti, MAX_SESSIONS_PER_EVENT, RevokeReason, SessionHash, UserId,
+};
+use crate::state::{EmailAddress, Flow, State, User};
 use crate::store::StoreError;
 
 /// What planning a command sees: the state under the read lock, what earlier commands of the
@@ -67,6 +71,16 @@ pub(super) struct Overlay {
     /// Whether the batch persists pending last-seen times (a sweep or a shutdown asked).
     pub(super) flush_seen: bool,
     sweep: bool,
+    /// Address books the batch changes, each user's latest.
+    books: HashMap<UserId, Vec<EmailAddress>>,
+    /// Flows the batch starts, changes or ends, each as the batch leaves it (`None`: ended).
+    flows: HashMap<(SessionHash, FlowKind), Option<Flow>>,
+    /// Digests of the link keys the batch spends.
+    spent_keys: HashSet<[u8; 32]>,
+    /// How many messages the batch queues.
+    mails: u64,
+    /// Messages the batch takes out of the outbox.
+    mail_ended: HashSet<u64>,
 }
 
 /// A command the writer can plan: checked against the state and the batch so far, it yields
@@ -115,6 +129,19 @@ pub(super) fn plan(command: Command, cx: &mut Context<'_>) -> (Vec<Event>, Box<d
         Command::RevokeNos(call) => planned(call, cx),
         Command::Rotate(call) => planned(call, cx),
         Command::Sweep(call) => planned(call, cx),
+        Command::AddEmail(call) => planned(call, cx),
+        Command::VerifyEmail(call) => planned(call, cx),
+        Command::SetPrimaryEmail(call) => planned(call, cx),
+        Command::RemoveEmail(call) => planned(call, cx),
+        Command::ChangePassword(call) => planned(call, cx),
+        Command::IssueKey(call) => planned(call, cx),
+        Command::SpendKey(call) => planned(call, cx),
+        Command::StartFlow(call) => planned(call, cx),
+        Command::CheckCode(call) => planned(call, cx),
+        Command::ResendCode(call) => planned(call, cx),
+        Command::EndFlow(call) => planned(call, cx),
+        Command::Reauthenticate(call) => planned(call, cx),
+        Command::Mailed(call) => planned(call, cx),
     }
 }
 
@@ -248,27 +275,38 @@ impl Plan for Revoke {
 
 impl Plan for RevokeUser {
     fn plan(self, cx: &mut Context<'_>) -> (Vec<Event>, Result<usize, EngineError>) {
-        let (state, o) = (cx.state, &mut *cx.overlay);
         let RevokeUser { user, keep, reason } = self;
-        let mut targets: Vec<SessionHash> = state
-            .user_sessions(user, cx.now)
-            .into_iter()
-            .map(|(h, _)| h)
-            .collect();
-        targets.extend(
-            o.created
-                .iter()
-                .filter(|(_, (u, _))| *u == user)
-                .map(|(h, _)| *h),
-        );
-        let events: Vec<Event> = targets
-            .into_iter()
-            .filter(|h| Some(*h) != keep && o.revoked.insert(*h))
-            .map(|session| Event::SessionRevoked { session, reason })
-            .collect();
+        let events = revoke_user_events(cx, user, keep, reason);
         let n = events.len();
         (events, Ok(n))
     }
+}
+
+/// The events ending every live session of `user` but `keep`, those earlier commands of the
+/// batch create included, for `reason`.
+fn revoke_user_events(
+    cx: &mut Context<'_>,
+    user: UserId,
+    keep: Option<SessionHash>,
+    reason: RevokeReason,
+) -> Vec<Event> {
+    let (state, o) = (cx.state, &mut *cx.overlay);
+    let mut targets: Vec<SessionHash> = state
+        .user_sessions(user, cx.now)
+        .into_iter()
+        .map(|(h, _)| h)
+        .collect();
+    targets.extend(
+        o.created
+            .iter()
+            .filter(|(_, (u, _))| *u == user)
+            .map(|(h, _)| *h),
+    );
+    targets
+        .into_iter()
+        .filter(|h| Some(*h) != keep && o.revoked.insert(*h))
+        .map(|session| Event::SessionRevoked { session, reason })
+        .collect()
 }
 
 impl Plan for RevokeNos {
@@ -433,6 +471,18 @@ impl Plan for Sweep {
         }
         if sessions.is_empty() && state.has_stale_rotations(now) {
             events.push(Event::RefreshTokensExpired { sessions, now });
+        }
+        // Flows and keys past their time: reads already ignore them; this frees them.
+        let (flows, keys) = state.expired_flows_and_keys(now);
+        for (holder, kind) in flows {
+            if !o.flows.contains_key(&(holder, kind)) {
+                events.push(Event::FlowEnded { holder, kind });
+            }
+        }
+        for key in keys {
+            if o.spent_keys.insert(key.0) {
+                events.push(Event::KeySpent { key });
+            }
         }
         (events, Ok(()))
     }

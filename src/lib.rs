@@ -62,7 +62,10 @@ pub use accounts::{
     verify_password,
 };
 pub use clock::{Clock, SystemClock, Timestamp};
-pub use config::{Config, ConfigError, RawConfig, SETTINGS, Secret};
+pub use config::{
+    Config, ConfigError, EmailBackend, EmailVerification, PreventEnumeration, RawConfig, SETTINGS,
+    Secret,
+};
 pub use crypto::{SessionKey, SidCipher};
 pub use engine::{
     AddEmailOutcome, CodeCheck, Engine, EngineConfig, EngineError, MAX_SEALED_MAIL_BYTES,

@@ -117,6 +117,85 @@ pub struct Config {
     /// `HALLPASS_METRICS_BIND`: where `/metrics` is served instead of the API's bind; `None`:
     /// on the API's bind.
     pub metrics_bind: Option<std::net::SocketAddr>,
+    /// `ACCOUNT_EMAIL_VERIFICATION`.
+    pub email_verification: EmailVerification,
+    /// `ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED`.
+    pub email_verification_by_code: bool,
+    /// `ACCOUNT_EMAIL_VERIFICATION_BY_CODE_MAX_ATTEMPTS`.
+    pub email_verification_code_max_attempts: u32,
+    /// `ACCOUNT_EMAIL_VERIFICATION_BY_CODE_TIMEOUT`, seconds.
+    pub email_verification_code_timeout_secs: i64,
+    /// `ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND`, as a count.
+    pub email_verification_max_resends: u32,
+    /// `ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE`, as a count.
+    pub email_verification_max_changes: u32,
+    /// `ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS`.
+    pub email_confirmation_expire_days: i64,
+    /// `ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION`.
+    pub login_on_email_confirmation: bool,
+    /// `ACCOUNT_MAX_EMAIL_ADDRESSES`; `None`: no limit.
+    pub max_email_addresses: Option<usize>,
+    /// `ACCOUNT_CHANGE_EMAIL`.
+    pub change_email: bool,
+    /// `ACCOUNT_UNIQUE_EMAIL` (always true: validation refuses false).
+    pub unique_email: bool,
+    /// `ACCOUNT_PREVENT_ENUMERATION`.
+    pub prevent_enumeration: PreventEnumeration,
+    /// `ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE`.
+    pub logout_on_password_change: bool,
+    /// `ACCOUNT_LOGIN_ON_PASSWORD_RESET`.
+    pub login_on_password_reset: bool,
+    /// `PASSWORD_RESET_TIMEOUT`, seconds.
+    pub password_reset_timeout_secs: i64,
+    /// `ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED`.
+    pub password_reset_by_code: bool,
+    /// `ACCOUNT_PASSWORD_RESET_BY_CODE_MAX_ATTEMPTS`.
+    pub password_reset_code_max_attempts: u32,
+    /// `ACCOUNT_PASSWORD_RESET_BY_CODE_TIMEOUT`, seconds.
+    pub password_reset_code_timeout_secs: i64,
+    /// `ACCOUNT_REAUTHENTICATION_TIMEOUT`, seconds.
+    pub reauthentication_timeout_secs: i64,
+    /// `ACCOUNT_LOGIN_BY_CODE_ENABLED`.
+    pub login_by_code: bool,
+    /// `ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS`.
+    pub login_code_max_attempts: u32,
+    /// `ACCOUNT_LOGIN_BY_CODE_TIMEOUT`, seconds.
+    pub login_code_timeout_secs: i64,
+    /// `ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND`, as a count.
+    pub login_code_max_resends: u32,
+    /// `ACCOUNT_LOGIN_TIMEOUT`, seconds.
+    pub login_timeout_secs: i64,
+    /// `ACCOUNT_SIGNUP_ENABLED`; signup is open only when this and `HALLPASS_SIGNUP_OPEN` are
+    /// both true (see [`Config::signup_allowed`]).
+    pub signup_enabled: bool,
+    /// `ACCOUNT_EMAIL_SUBJECT_PREFIX`; empty: the default `[hallpass] `.
+    pub email_subject_prefix: String,
+    /// `HEADLESS_FRONTEND_URLS`, by allauth's URL name.
+    pub frontend_urls: std::collections::BTreeMap<String, String>,
+    /// `EMAIL_BACKEND`.
+    pub email_backend: EmailBackend,
+    /// `EMAIL_FILE_PATH`; `None`: `mail` in the data directory.
+    pub email_file_path: Option<std::path::PathBuf>,
+    /// `EMAIL_HOST`.
+    pub email_host: String,
+    /// `EMAIL_PORT`.
+    pub email_port: u16,
+    /// `EMAIL_HOST_USER`.
+    pub email_host_user: Option<String>,
+    /// `EMAIL_HOST_PASSWORD`.
+    pub email_host_password: Option<Secret>,
+    /// `EMAIL_USE_TLS` (STARTTLS).
+    pub email_use_tls: bool,
+    /// `EMAIL_USE_SSL` (implicit TLS).
+    pub email_use_ssl: bool,
+    /// `EMAIL_TIMEOUT`, seconds.
+    pub email_timeout_secs: i64,
+    /// `DEFAULT_FROM_EMAIL`.
+    pub default_from_email: String,
+    /// `HALLPASS_EMAIL_TEMPLATES_DIR`.
+    pub email_templates_dir: Option<std::path::PathBuf>,
+    /// `HALLPASS_EMAIL_MAX_ATTEMPTS`.
+    pub email_max_attempts: u32,
     /// `HALLPASS_DURABILITY`.
     pub durability: Durability,
     /// `HALLPASS_SIGNUP_OPEN`.
@@ -130,7 +209,46 @@ pub struct Config {
     pub trusted_client_ip_header: Option<String>,
 }
 
+/// `ACCOUNT_EMAIL_VERIFICATION`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailVerification {
+    /// No verification mail at sign-up.
+    None,
+    /// A verification mail at sign-up; login does not wait for it.
+    Optional,
+    /// Login waits until the address is verified (allauth's `verify_email` flow).
+    Mandatory,
+}
+
+/// `ACCOUNT_PREVENT_ENUMERATION`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PreventEnumeration {
+    /// Answers say whether an address has an account.
+    Off,
+    /// Answers about addresses are the same whether they have an account or not.
+    On,
+    /// As `On`, and signup with a taken address answers as a new one would.
+    Strict,
+}
+
+/// `EMAIL_BACKEND`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EmailBackend {
+    /// Each message a file under `EMAIL_FILE_PATH`.
+    File,
+    /// Each message sent to `EMAIL_HOST`.
+    Smtp,
+    /// Each message written to standard error.
+    Console,
+}
+
 impl Config {
+    /// Whether signup is open: `HALLPASS_SIGNUP_OPEN` and allauth's `ACCOUNT_SIGNUP_ENABLED`
+    /// both allow it.
+    pub fn signup_allowed(&self) -> bool {
+        self.signup_open && self.signup_enabled
+    }
+
     /// The engine settings these map to.
     pub fn engine_config(&self) -> EngineConfig {
         EngineConfig {

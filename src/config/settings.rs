@@ -22,7 +22,7 @@ use crate::store::Durability;
 use crate::token::{Algorithm, StrategyKind};
 
 use super::secret::Secret;
-use super::{Config, ConfigError};
+use super::{Config, ConfigError, EmailBackend, EmailVerification, PreventEnumeration};
 
 use DefaultValue::{FromEngine, Text, Unset};
 
@@ -233,6 +233,244 @@ settings! {
         field: metrics_bind,
         default: Unset("the API's bind"),
         parse: socket_addr,
+    }
+    /// `none`, `optional` or `mandatory`: whether an address must be verified before login
+    ACCOUNT_EMAIL_VERIFICATION {
+        field: email_verification,
+        default: Text("optional"),
+        parse: email_verification,
+    }
+    /// verification by a code typed into the app instead of a link
+    ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED {
+        field: email_verification_by_code,
+        default: Text("false"),
+        parse: boolean,
+    }
+    /// wrong verification codes before the flow ends
+    ACCOUNT_EMAIL_VERIFICATION_BY_CODE_MAX_ATTEMPTS {
+        field: email_verification_code_max_attempts,
+        default: Text("3"),
+        parse: attempts,
+    }
+    /// how long a verification code works, seconds
+    ACCOUNT_EMAIL_VERIFICATION_BY_CODE_TIMEOUT {
+        field: email_verification_code_timeout_secs,
+        default: Text("900"),
+        parse: |v| seconds(v, 1),
+    }
+    /// `true` (2), `false` (0) or how many times a verification code may be sent again
+    ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND {
+        field: email_verification_max_resends,
+        default: Text("false"),
+        parse: quota,
+    }
+    /// `true` (2), `false` (0) or how many times the address may be changed while verifying it
+    ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE {
+        field: email_verification_max_changes,
+        default: Text("false"),
+        parse: quota,
+    }
+    /// how long a verification link works, days
+    ACCOUNT_EMAIL_CONFIRMATION_EXPIRE_DAYS {
+        field: email_confirmation_expire_days,
+        default: Text("3"),
+        parse: |v| count(v, 3650i64),
+    }
+    /// verifying an address by link, in the session that signed up, logs the user in
+    ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION {
+        field: login_on_email_confirmation,
+        default: Text("false"),
+        parse: boolean,
+    }
+    /// at most this many addresses per user (empty: no limit)
+    ACCOUNT_MAX_EMAIL_ADDRESSES {
+        field: max_email_addresses,
+        default: Unset("no limit"),
+        parse: |v| optional_count(v, 1, 1000),
+    }
+    /// a user holds one address, and adding one replaces it once verified
+    ACCOUNT_CHANGE_EMAIL {
+        field: change_email,
+        default: Text("false"),
+        parse: boolean,
+    }
+    /// addresses are unique across users; hallpass supports only `true`
+    ACCOUNT_UNIQUE_EMAIL {
+        field: unique_email,
+        default: Text("true"),
+        parse: unique_email,
+    }
+    /// `true`, `false` or `strict`: whether answers hide which addresses have accounts
+    ACCOUNT_PREVENT_ENUMERATION {
+        field: prevent_enumeration,
+        default: Text("true"),
+        parse: prevent_enumeration,
+    }
+    /// a password change also ends the session that made it
+    ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE {
+        field: logout_on_password_change,
+        default: Text("false"),
+        parse: boolean,
+    }
+    /// a password reset logs the user in
+    ACCOUNT_LOGIN_ON_PASSWORD_RESET {
+        field: login_on_password_reset,
+        default: Text("false"),
+        parse: boolean,
+    }
+    /// how long a password reset link works, seconds (Django's `PASSWORD_RESET_TIMEOUT`)
+    PASSWORD_RESET_TIMEOUT {
+        field: password_reset_timeout_secs,
+        default: Text("259200"),
+        parse: |v| seconds(v, 1),
+    }
+    /// password reset by a code typed into the app instead of a link
+    ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED {
+        field: password_reset_by_code,
+        default: Text("false"),
+        parse: boolean,
+    }
+    /// wrong reset codes before the flow ends
+    ACCOUNT_PASSWORD_RESET_BY_CODE_MAX_ATTEMPTS {
+        field: password_reset_code_max_attempts,
+        default: Text("3"),
+        parse: attempts,
+    }
+    /// how long a reset code works, seconds
+    ACCOUNT_PASSWORD_RESET_BY_CODE_TIMEOUT {
+        field: password_reset_code_timeout_secs,
+        default: Text("180"),
+        parse: |v| seconds(v, 1),
+    }
+    /// how long after authenticating sensitive operations need no reauthentication, seconds
+    ACCOUNT_REAUTHENTICATION_TIMEOUT {
+        field: reauthentication_timeout_secs,
+        default: Text("300"),
+        parse: |v| seconds(v, 0),
+    }
+    /// login by a code sent by e-mail
+    ACCOUNT_LOGIN_BY_CODE_ENABLED {
+        field: login_by_code,
+        default: Text("false"),
+        parse: boolean,
+    }
+    /// wrong login codes before the flow ends
+    ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS {
+        field: login_code_max_attempts,
+        default: Text("3"),
+        parse: attempts,
+    }
+    /// how long a login code works, seconds
+    ACCOUNT_LOGIN_BY_CODE_TIMEOUT {
+        field: login_code_timeout_secs,
+        default: Text("180"),
+        parse: |v| seconds(v, 1),
+    }
+    /// `true` (2), `false` (0) or how many times a login code may be sent again
+    ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND {
+        field: login_code_max_resends,
+        default: Text("false"),
+        parse: quota,
+    }
+    /// how long a login may wait in a pending stage (verifying the address), seconds
+    ACCOUNT_LOGIN_TIMEOUT {
+        field: login_timeout_secs,
+        default: Text("900"),
+        parse: |v| seconds(v, 1),
+    }
+    /// allauth's name for `HALLPASS_SIGNUP_OPEN`: `false` closes signup (either one closes it)
+    ACCOUNT_SIGNUP_ENABLED {
+        field: signup_enabled,
+        default: Text("true"),
+        parse: boolean,
+    }
+    /// prefix of every subject (allauth: the site's name in brackets)
+    ACCOUNT_EMAIL_SUBJECT_PREFIX {
+        field: email_subject_prefix,
+        default: Unset("[hallpass] "),
+        parse: |v| Ok(v.to_owned()),
+    }
+    /// JSON object of allauth's frontend URLs (`account_confirm_email`,
+    /// `account_reset_password_from_key`, ...) with `{key}`; links in messages use them
+    HEADLESS_FRONTEND_URLS {
+        field: frontend_urls,
+        default: Unset("none"),
+        parse: frontend_urls,
+    }
+    /// `file`, `smtp` or `console` (Django's class paths accepted); `file` writes each message
+    /// under `EMAIL_FILE_PATH`
+    EMAIL_BACKEND {
+        field: email_backend,
+        default: Text("file"),
+        parse: email_backend,
+    }
+    /// where the file backend writes messages (empty: `mail` in the data directory)
+    EMAIL_FILE_PATH {
+        field: email_file_path,
+        default: Unset("DATA_DIR/mail"),
+        parse: |v| Ok((!v.trim().is_empty()).then(|| std::path::PathBuf::from(v.trim()))),
+    }
+    /// SMTP server
+    EMAIL_HOST {
+        field: email_host,
+        default: Text("localhost"),
+        parse: |v| Ok(v.trim().to_owned()),
+    }
+    /// SMTP port
+    EMAIL_PORT {
+        field: email_port,
+        default: Text("25"),
+        parse: |v| count(v, u16::MAX),
+    }
+    /// SMTP user name (empty: no authentication)
+    EMAIL_HOST_USER {
+        field: email_host_user,
+        default: Unset("none"),
+        parse: |v| Ok((!v.trim().is_empty()).then(|| v.trim().to_owned())),
+    }
+    /// SMTP password
+    EMAIL_HOST_PASSWORD {
+        field: email_host_password,
+        default: Unset("none"),
+        parse: secret,
+        secret: true,
+    }
+    /// STARTTLS on the SMTP connection
+    EMAIL_USE_TLS {
+        field: email_use_tls,
+        default: Text("false"),
+        parse: boolean,
+    }
+    /// implicit TLS on the SMTP connection (port 465)
+    EMAIL_USE_SSL {
+        field: email_use_ssl,
+        default: Text("false"),
+        parse: boolean,
+    }
+    /// SMTP timeout, seconds
+    EMAIL_TIMEOUT {
+        field: email_timeout_secs,
+        default: Text("30"),
+        parse: |v| seconds(v, 1),
+    }
+    /// the `From` of every message
+    DEFAULT_FROM_EMAIL {
+        field: default_from_email,
+        default: Text("webmaster@localhost"),
+        parse: |v| Ok(v.trim().to_owned()),
+    }
+    /// a directory of `<kind>_subject.txt` and `<kind>_message.txt` overriding the built-in
+    /// message templates
+    HALLPASS_EMAIL_TEMPLATES_DIR {
+        field: email_templates_dir,
+        default: Unset("built-in"),
+        parse: |v| Ok((!v.trim().is_empty()).then(|| std::path::PathBuf::from(v.trim()))),
+    }
+    /// delivery attempts of one message before it is given up (retried with backoff)
+    HALLPASS_EMAIL_MAX_ATTEMPTS {
+        field: email_max_attempts,
+        default: Text("8"),
+        parse: attempts,
     }
     /// `fsync`, `flush` or `none` (tests only)
     HALLPASS_DURABILITY {
@@ -501,6 +739,104 @@ fn socket_addr(v: &str) -> Result<Option<std::net::SocketAddr>, String> {
             .map(Some)
             .map_err(|_| "expected HOST:PORT with an IP address, e.g. 127.0.0.1:9100".to_owned()),
     }
+}
+
+/// An attempt count from 1 to 1,000.
+fn attempts(v: &str) -> Result<u32, String> {
+    v.trim()
+        .parse::<u32>()
+        .ok()
+        .filter(|n| (1..=1000).contains(n))
+        .ok_or_else(|| "expected a whole number from 1 to 1000".to_owned())
+}
+
+/// allauth's `bool | int` quotas: `true` is 2, `false` 0, else the number.
+fn quota(v: &str) -> Result<u32, String> {
+    match boolean(v) {
+        Ok(true) => Ok(2),
+        Ok(false) => Ok(0),
+        Err(_) => count(v, 1000u32)
+            .map_err(|_| "expected true, false or a whole number from 0 to 1000".to_owned()),
+    }
+}
+
+fn email_verification(v: &str) -> Result<EmailVerification, String> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "none" => Ok(EmailVerification::None),
+        "optional" => Ok(EmailVerification::Optional),
+        "mandatory" => Ok(EmailVerification::Mandatory),
+        _ => Err("expected none, optional or mandatory".to_owned()),
+    }
+}
+
+fn unique_email(v: &str) -> Result<bool, String> {
+    match boolean(v) {
+        Ok(true) => Ok(true),
+        Ok(false) => Err(
+            "hallpass keeps addresses unique across users (login is by address); only true \
+             is supported"
+                .to_owned(),
+        ),
+        Err(e) => Err(e),
+    }
+}
+
+fn prevent_enumeration(v: &str) -> Result<PreventEnumeration, String> {
+    if v.trim().eq_ignore_ascii_case("strict") {
+        return Ok(PreventEnumeration::Strict);
+    }
+    match boolean(v) {
+        Ok(true) => Ok(PreventEnumeration::On),
+        Ok(false) => Ok(PreventEnumeration::Off),
+        Err(_) => Err("expected true, false or strict".to_owned()),
+    }
+}
+
+fn email_backend(v: &str) -> Result<EmailBackend, String> {
+    let v = v.trim();
+    let name = v
+        .strip_prefix("django.core.mail.backends.")
+        .and_then(|rest| rest.strip_suffix(".EmailBackend"))
+        .unwrap_or(v);
+    match name.to_ascii_lowercase().as_str() {
+        "file" | "filebased" => Ok(EmailBackend::File),
+        "smtp" => Ok(EmailBackend::Smtp),
+        "console" => Ok(EmailBackend::Console),
+        _ => Err(
+            "expected file, smtp or console (or django.core.mail.backends.<name>.EmailBackend)"
+                .to_owned(),
+        ),
+    }
+}
+
+/// The frontend URL names allauth knows (`HEADLESS_FRONTEND_URLS`).
+const FRONTEND_URL_NAMES: &[&str] = &[
+    "account_confirm_email",
+    "account_reset_password",
+    "account_reset_password_from_key",
+    "account_signup",
+    "socialaccount_login_error",
+];
+
+/// A JSON object of frontend URL names to URLs, or none (empty).
+fn frontend_urls(v: &str) -> Result<BTreeMap<String, String>, String> {
+    if v.trim().is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let expected = || {
+        format!(
+            "expected a JSON object of URLs by name ({})",
+            FRONTEND_URL_NAMES.join(", ")
+        )
+    };
+    let map: BTreeMap<String, String> = serde_json::from_str(v).map_err(|_| expected())?;
+    if map
+        .keys()
+        .any(|k| !FRONTEND_URL_NAMES.contains(&k.as_str()))
+    {
+        return Err(expected());
+    }
+    Ok(map)
 }
 
 fn durability(v: &str) -> Result<Durability, String> {

@@ -329,7 +329,14 @@ fn secret_settings_are_the_keys() {
         .filter(|s| s.secret)
         .map(|s| s.name)
         .collect();
-    assert_eq!(secret, ["HEADLESS_JWT_PRIVATE_KEY", "SECRET_KEY"]);
+    assert_eq!(
+        secret,
+        [
+            "HEADLESS_JWT_PRIVATE_KEY",
+            "SECRET_KEY",
+            "EMAIL_HOST_PASSWORD"
+        ]
+    );
     assert!(settings::Setting::is_secret("SECRET_KEY"));
     assert!(!settings::Setting::is_secret("HEADLESS_JWT_ALGORITHM"));
 }
@@ -414,5 +421,66 @@ fn short_hmac_keys_warn_without_the_value() {
             assert!(w.contains(algorithm), "{w}");
             assert!(!w.contains(&key), "{w}");
         }
+    }
+}
+
+#[test]
+fn account_flow_settings_parse_as_allauth_writes_them() {
+    let build = |pairs: &[(&str, &str)]| {
+        let mut raw = RawConfig::new();
+        for (name, value) in pairs {
+            raw.set(name, *value).unwrap();
+        }
+        raw.validate()
+    };
+    let config = build(&[
+        ("ACCOUNT_EMAIL_VERIFICATION", "mandatory"),
+        ("ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND", "true"),
+        ("ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND", "5"),
+        (
+            "EMAIL_BACKEND",
+            "django.core.mail.backends.smtp.EmailBackend",
+        ),
+        ("ACCOUNT_PREVENT_ENUMERATION", "strict"),
+        (
+            "HEADLESS_FRONTEND_URLS",
+            r#"{"account_confirm_email": "https://app.example/verify/{key}"}"#,
+        ),
+    ])
+    .unwrap();
+    assert_eq!(config.email_verification, EmailVerification::Mandatory);
+    assert_eq!(config.login_code_max_resends, 2, "allauth: True is 2");
+    assert_eq!(config.email_verification_max_resends, 5);
+    assert_eq!(config.email_backend, EmailBackend::Smtp);
+    assert_eq!(config.prevent_enumeration, PreventEnumeration::Strict);
+    assert_eq!(
+        config.frontend_urls["account_confirm_email"],
+        "https://app.example/verify/{key}"
+    );
+    let defaults = Config::default();
+    assert_eq!(defaults.email_verification, EmailVerification::Optional);
+    assert_eq!(defaults.email_backend, EmailBackend::File);
+    assert_eq!(defaults.reauthentication_timeout_secs, 300);
+    assert!(defaults.signup_allowed());
+    assert!(
+        !build(&[("ACCOUNT_SIGNUP_ENABLED", "false")])
+            .unwrap()
+            .signup_allowed()
+    );
+    for (name, bad) in [
+        ("ACCOUNT_UNIQUE_EMAIL", "false"),
+        ("ACCOUNT_EMAIL_VERIFICATION", "sometimes"),
+        (
+            "EMAIL_BACKEND",
+            "django.core.mail.backends.locmem.EmailBackend",
+        ),
+        ("HEADLESS_FRONTEND_URLS", r#"{"nope": "x"}"#),
+        ("ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS", "0"),
+    ] {
+        assert_eq!(
+            build(&[(name, bad)]).unwrap_err().setting,
+            name,
+            "{name}={bad}"
+        );
     }
 }

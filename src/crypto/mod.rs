@@ -5,9 +5,11 @@
 //! [`fill_random`], which reads the operating system's CSPRNG; there is no seeded or
 //! user-space generator.
 
+mod codes;
 mod session_key;
 pub(crate) mod sid;
 
+pub use codes::{LinkKey, MAX_SECRET_TEXT, SecretHasher, UserCode, normalize_user_code};
 pub use session_key::SessionKey;
 pub use sid::SidCipher;
 

@@ -56,7 +56,7 @@ pub fn authenticated(
         async move {
             principal(&app, &headers).ok_or_else(|| {
                 warp::reject::custom(Unauthorized {
-                    signup_open: app.config.signup_open,
+                    signup_open: app.config.signup_allowed(),
                     now: app.engine.now(),
                 })
             })

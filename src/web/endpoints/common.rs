@@ -17,7 +17,7 @@ pub(crate) fn require_session(
     app: &App,
     request: &Request,
 ) -> Result<(Authenticated, User), ApiError> {
-    let signup_open = app.config.signup_open;
+    let signup_open = app.config.signup_allowed();
     match app.resolve(&request.credentials()) {
         Resolved::Anonymous => Err(ApiError::NotAuthenticated { signup_open }),
         Resolved::Dead => Err(ApiError::SessionGone { signup_open }),

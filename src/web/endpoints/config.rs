@@ -13,7 +13,7 @@ pub(super) fn get(app: &App) -> ApiReply {
         ConfigBody {
             account: AccountConfig {
                 login_methods: &["email"],
-                is_open_for_signup: app.config.signup_open,
+                is_open_for_signup: app.config.signup_allowed(),
                 email_verification_by_code_enabled: false,
                 login_by_code_enabled: false,
                 password_reset_by_code_enabled: false,

@@ -23,5 +23,5 @@ pub(crate) async fn delete(app: &Arc<App>, request: &Request) -> Result<ApiReply
     let engine = app.engine.clone();
     let hash = auth.session.hash;
     blocking(move || engine.revoke_hash(&hash, RevokeReason::Logout)).await??;
-    Ok(AuthState::anonymous(app.config.signup_open).reply())
+    Ok(AuthState::anonymous(app.config.signup_allowed()).reply())
 }

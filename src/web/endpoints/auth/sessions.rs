@@ -40,7 +40,7 @@ pub(crate) async fn delete(app: &Arc<App>, request: &Request) -> Result<ApiReply
         )]));
     }
     if !app.engine.is_live(&auth.session.hash) {
-        return Ok(AuthState::anonymous(app.config.signup_open).reply());
+        return Ok(AuthState::anonymous(app.config.signup_allowed()).reply());
     }
     Ok(list(app, &auth.session))
 }

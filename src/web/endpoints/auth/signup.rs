@@ -18,7 +18,7 @@ use crate::web::request::Request;
 /// `POST auth/signup {email, password}`: 200 with the new session, 400 with every field's
 /// problems at once, 403 while sign-up is closed, 409 when already signed in.
 pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
-    if !app.config.signup_open {
+    if !app.config.signup_allowed() {
         return Err(ApiError::SignupClosed);
     }
     if !app

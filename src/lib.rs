@@ -66,7 +66,9 @@ pub use config::{
     Config, ConfigError, EmailBackend, EmailVerification, PreventEnumeration, RawConfig, SETTINGS,
     Secret,
 };
-pub use crypto::{SessionKey, SidCipher};
+pub use crypto::{
+    LinkKey, MAX_SECRET_TEXT, SecretHasher, SessionKey, SidCipher, UserCode, normalize_user_code,
+};
 pub use engine::{
     AddEmailOutcome, CodeCheck, Engine, EngineConfig, EngineError, MAX_SEALED_MAIL_BYTES,
     MailOutcome, Misuse, NewSession, OpenError, OpenReport, PrimaryOutcome, RemoveEmailOutcome,

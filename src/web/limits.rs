@@ -194,7 +194,8 @@ mod tests {
         let from_settings = ServerLimits::from_config(&Config::default());
         assert_eq!(from_settings, ServerLimits::default());
         let mut raw = crate::config::RawConfig::default();
-        raw.set("HALLPASS_HTTP_HEADER_TIMEOUT_SECONDS", "3").unwrap();
+        raw.set("HALLPASS_HTTP_HEADER_TIMEOUT_SECONDS", "3")
+            .unwrap();
         raw.set("HALLPASS_HTTP_BODY_TIMEOUT_SECONDS", "4").unwrap();
         raw.set("HALLPASS_HTTP_IDLE_TIMEOUT_SECONDS", "5").unwrap();
         raw.set("HALLPASS_HTTP_MAX_CONNECTIONS", "77").unwrap();
@@ -212,7 +213,10 @@ mod tests {
             let mut raw = crate::config::RawConfig::default();
             raw.set(zero, "0").unwrap();
             let err = raw.validate().unwrap_err();
-            assert_eq!(err.setting, zero, "0 is refused: it would close every connection");
+            assert_eq!(
+                err.setting, zero,
+                "0 is refused: it would close every connection"
+            );
         }
     }
 

@@ -120,8 +120,13 @@ pub async fn serve_with(
     limits: ServerLimits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
-    let filter = facade(app, Surface::Api, listener::peer_addr(), limits.body_read_timeout())
-        .map(warp::Reply::into_response);
+    let filter = facade(
+        app,
+        Surface::Api,
+        listener::peer_addr(),
+        limits.body_read_timeout(),
+    )
+    .map(warp::Reply::into_response);
     listener::run(listener, filter, limits, shutdown).await;
 }
 
@@ -135,8 +140,13 @@ pub async fn serve_metrics(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
     let limits = ServerLimits::from_config(&app.config);
-    let filter = facade(app, Surface::Metrics, listener::peer_addr(), limits.body_read_timeout())
-        .map(warp::Reply::into_response);
+    let filter = facade(
+        app,
+        Surface::Metrics,
+        listener::peer_addr(),
+        limits.body_read_timeout(),
+    )
+    .map(warp::Reply::into_response);
     listener::run(listener, filter, limits, shutdown).await;
 }
 

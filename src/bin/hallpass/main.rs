@@ -232,7 +232,9 @@ fn serve(
                 let listener = tokio::net::TcpListener::bind(bind)
                     .await
                     .with_context(|| format!("binding HALLPASS_METRICS_BIND {bind}"))?;
-                let addr = listener.local_addr().context("reading the metrics address")?;
+                let addr = listener
+                    .local_addr()
+                    .context("reading the metrics address")?;
                 tracing::info!(%addr, "serving /metrics");
                 Some(tokio::spawn(hallpass::serve_metrics(
                     listener,

@@ -23,6 +23,7 @@ mod web;
 mod web_auth;
 mod web_jwt;
 mod web_login_limits;
+mod web_password_gate;
 mod web_proxy;
 mod web_sessions;
 mod web_timeouts;

@@ -195,8 +195,8 @@ settings! {
         default: Unset("the number of cores"),
         parse: |v| optional_count(v, 1, MAX_PASSWORD_HASH_CONCURRENCY),
     }
-    /// how long a login, signup or password change waits for a free password slot before it is
-    /// answered 503 (`0`: not at all)
+    /// how long a login or sign-up waits for a free password slot before it is answered 503
+    /// with `Retry-After` (`0`: not at all)
     HALLPASS_PASSWORD_HASH_WAIT_SECONDS {
         field: password_hash_wait_secs,
         default: Text("5"),

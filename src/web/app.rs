@@ -1,5 +1,5 @@
 //! [`App`]: what every request handler shares — the engine, the settings, the token strategy,
-//! rate limits, the client-address policy and the metrics.
+//! rate limits, the client-address policy, the gate in front of argon2 and the metrics.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use crate::setup::{self, ConfiguredStrategy};
 use crate::token::{JwtTokenStrategy, RequestCredentials, Resolved, TokenStrategy, resolve};
 use crate::web::client_ip::ClientIpPolicy;
 use crate::web::metrics::Metrics;
+use crate::web::password_gate::PasswordGate;
 use crate::web::ratelimit::RateLimiter;
 
 /// Everything a request handler needs: the engine, the settings, the token strategy, rate
@@ -26,6 +27,9 @@ pub struct App {
     /// `ALLAUTH_TRUSTED_CLIENT_IP_HEADER`): the key of per-address rate limits and the IP a new
     /// session records.
     pub(crate) client_ip: ClientIpPolicy,
+    /// At most `HALLPASS_PASSWORD_HASH_CONCURRENCY` argon2 hashes or checks at once; engine
+    /// writes never pass it.
+    pub(crate) password_gate: PasswordGate,
     pub(crate) metrics: Metrics,
 }
 
@@ -62,6 +66,7 @@ impl App {
                 crate::web::ratelimit::DEFAULT_MAX_KEYS,
             ),
             client_ip: ClientIpPolicy::new(&config),
+            password_gate: PasswordGate::from_config(&config),
             engine,
             config,
             strategy: strategy.strategy,

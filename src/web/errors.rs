@@ -14,6 +14,7 @@ use warp::reply::Response;
 use crate::accounts::{EmailError, PasswordProblem, UserAttribute};
 use crate::engine::EngineError;
 use crate::token::IssueError;
+use crate::web::password_gate::GateError;
 use crate::web::reply::{ApiReply, FieldError};
 use crate::web::responses::AuthState;
 
@@ -66,6 +67,17 @@ pub(crate) enum ApiError {
     /// Any refresh failure that is the client's (`400 {status}`).
     #[error("refresh failed")]
     RefreshFailed,
+    /// No password slot came free within `HALLPASS_PASSWORD_HASH_WAIT_SECONDS`: argon2 is
+    /// saturated and the password was not checked. [ours]: allauth has no such bound.
+    ///
+    /// 503 with `Retry-After`, not 429: a 429 tells *this client* it sent too many requests
+    /// (allauth's per-address and per-account rate limits answer 429 and 400). The gate is
+    /// shared by every client, so a user who sent one login is refused because of what
+    /// everyone else sent: the server is overloaded (RFC 9110 15.6.4), which is not the
+    /// client's fault, and clients and proxies know to retry a 503 later. The body is the one
+    /// every other 503 has.
+    #[error("password checks saturated")]
+    Overloaded,
     /// The engine could not store, or is closed: nothing was applied, a retry may succeed.
     #[error("storage: {0}")]
     Unavailable(EngineError),
@@ -94,6 +106,15 @@ impl From<IssueError> for ApiError {
     }
 }
 
+impl From<GateError> for ApiError {
+    fn from(e: GateError) -> Self {
+        match e {
+            GateError::Busy { .. } => ApiError::Overloaded,
+            GateError::Task(e) => ApiError::Internal(format!("password task: {e}")),
+        }
+    }
+}
+
 impl ApiError {
     /// The metric label for this failure.
     pub(crate) fn reason(&self) -> &'static str {
@@ -111,6 +132,7 @@ impl ApiError {
             ApiError::RefreshFailed => "refresh_failed",
             ApiError::NotAuthenticated { .. } => "not_authenticated",
             ApiError::SessionGone { .. } => "session_gone",
+            ApiError::Overloaded => "overloaded",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -154,6 +176,9 @@ impl ApiError {
                 AuthState::anonymous(*signup_open).reply()
             }
             ApiError::SessionGone { signup_open } => AuthState::gone(*signup_open).reply(),
+            // Not logged one by one: under a flood there is one per request, and the refusals
+            // are counted in `hallpass_password_checks_refused_total`.
+            ApiError::Overloaded => unavailable().with_retry_after(OVERLOADED_RETRY_AFTER_SECS),
             ApiError::Unavailable(e) => {
                 tracing::error!(error = %e, "storage failure");
                 unavailable()
@@ -165,6 +190,11 @@ impl ApiError {
         }
     }
 }
+
+/// `Retry-After` of [`ApiError::Overloaded`]. A slot frees every few tens of milliseconds per
+/// core, so a second lets the queue move; longer would turn a short burst into a long wait for
+/// a client that honours it.
+const OVERLOADED_RETRY_AFTER_SECS: u32 = 1;
 
 /// The 503 a client gets for anything that is not its fault: the same body for storage and
 /// for bugs, so a failure's cause never shows on the wire.
@@ -375,6 +405,28 @@ mod tests {
         assert_eq!(bug.reason(), "internal");
         assert_eq!(storage.reply(), bug.reply(), "the cause never shows");
         assert_eq!(bug.reply().status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+
+    #[test]
+    fn saturated_password_checks_are_the_503_envelope_with_retry_after() {
+        let overloaded = ApiError::from(GateError::Busy {
+            wait: std::time::Duration::from_secs(5),
+        });
+        assert_eq!(overloaded.reason(), "overloaded");
+        let reply = overloaded.reply();
+        assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(
+            members(&reply),
+            json!({"errors": [{
+                "message": "Service temporarily unavailable. Try again later.",
+                "code": "unavailable",
+            }]})
+        );
+        assert_eq!(reply.retry_after_secs, Some(1));
+        assert_eq!(
+            ApiError::from(EngineError::Closed).reply().retry_after_secs,
+            None
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Prometheus text exposition for `GET /metrics`.
 //!
-//! The facade counts requests by route and status and failures by reason; the engine's own
+//! The facade counts requests by route and status and failures by reason; the password gate
+//! ([`GateLoad`]) supplies argon2 work in progress, waiting and refused; the engine's own
 //! counters ([`crate::engine::Stats`]) supply refreshes, reuse detections, writer batches,
 //! events and fsync time. Labels come from fixed sets, so the series count is bounded.
 
@@ -11,6 +12,7 @@ use std::sync::atomic::Ordering;
 use parking_lot::Mutex;
 
 use crate::engine::Stats;
+use crate::web::password_gate::GateLoad;
 
 /// The facade's counters.
 #[derive(Debug, Default)]
@@ -30,8 +32,8 @@ impl Metrics {
         *self.failures.lock().entry(reason).or_default() += 1;
     }
 
-    /// The exposition text, including the engine's counters.
-    pub(crate) fn render(&self, stats: &Stats) -> String {
+    /// The exposition text, including the password gate's numbers and the engine's counters.
+    pub(crate) fn render(&self, stats: &Stats, passwords: GateLoad) -> String {
         let mut out = String::new();
         out.push_str(
             "# HELP hallpass_http_requests_total Requests answered, by route and status.\n",
@@ -95,6 +97,11 @@ impl Metrics {
                 "Last-seen touches dropped on a full queue.",
                 load(&stats.touches_dropped),
             ),
+            (
+                "hallpass_password_checks_refused_total",
+                "Password hashes and checks refused with 503: no slot free within the wait.",
+                passwords.refused,
+            ),
         ];
         for (name, help, value) in counters {
             let _ = writeln!(
@@ -123,6 +130,21 @@ impl Metrics {
                 "1 once the writer stopped after too many failed writes in a row.",
                 u64::from(stats.store_gave_up.load(Ordering::Relaxed)),
             ),
+            (
+                "hallpass_password_checks_in_progress",
+                "Password hashes and checks (argon2) holding a slot.",
+                passwords.in_progress,
+            ),
+            (
+                "hallpass_password_checks_waiting",
+                "Password hashes and checks waiting for a slot.",
+                passwords.waiting,
+            ),
+            (
+                "hallpass_password_checks_slots",
+                "Password hashes and checks allowed at once (HALLPASS_PASSWORD_HASH_CONCURRENCY).",
+                passwords.capacity,
+            ),
         ];
         for (name, help, value) in gauges {
             let _ = writeln!(
@@ -144,7 +166,20 @@ mod tests {
         m.request("auth/login", 200);
         m.request("auth/login", 200);
         m.failure("invalid_body");
-        let text = m.render(&Stats::default());
+        let passwords = GateLoad {
+            capacity: 2,
+            in_progress: 2,
+            waiting: 5,
+            refused: 3,
+        };
+        let text = m.render(&Stats::default(), passwords);
+        assert!(text.contains("hallpass_password_checks_in_progress 2\n"));
+        assert!(text.contains("hallpass_password_checks_waiting 5\n"));
+        assert!(text.contains("hallpass_password_checks_slots 2\n"));
+        assert!(text.contains(
+            "# TYPE hallpass_password_checks_refused_total counter\n\
+             hallpass_password_checks_refused_total 3\n"
+        ));
         assert!(
             text.contains("hallpass_http_requests_total{route=\"auth/login\",status=\"200\"} 2")
         );

@@ -12,7 +12,7 @@
 //! ```text
 //! listener ──▶ server ──▶ endpoints/… ──▶ input, responses, errors ──▶ reply
 //!              │            │
-//!              └──▶ route   └──▶ common ──▶ app (engine, strategy, limits, metrics)
+//!              └──▶ route   └──▶ common ──▶ app (engine, strategy, limits, password gate, metrics)
 //! ```
 
 mod app;
@@ -23,6 +23,7 @@ pub(crate) mod input;
 mod limits;
 mod listener;
 mod metrics;
+mod password_gate;
 mod principal;
 pub(crate) mod ratelimit;
 pub(crate) mod reply;

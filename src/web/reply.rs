@@ -1,9 +1,10 @@
 //! The reply type: every response the facade sends, success or failure, envelope or not, is an
 //! [`ApiReply`] put on the wire by [`ApiReply::into_response`].
 //!
-//! That one function sets the status, a body whose `status` equals it (for envelopes), and the
-//! headers allauth sends on every response (`Content-Type`, `Cache-Control`, `Expires`). What
-//! the codes and messages of failures say lives beside this file, in `errors`.
+//! That one function sets the status, a body whose `status` equals it (for envelopes), the
+//! headers allauth sends on every response (`Content-Type`, `Cache-Control`, `Expires`) and a
+//! `Retry-After` where the reply asks for one. What the codes and messages of failures say
+//! lives beside this file, in `errors`.
 
 use std::time::{Duration, SystemTime};
 
@@ -24,6 +25,8 @@ pub(crate) struct ApiReply {
     pub(crate) status: StatusCode,
     /// What the body holds.
     pub(crate) body: Body,
+    /// `Retry-After` in seconds, for a refusal that a later retry may get past.
+    pub(crate) retry_after_secs: Option<u32>,
 }
 
 /// The body of an [`ApiReply`].
@@ -98,6 +101,7 @@ impl ApiReply {
         ApiReply {
             status,
             body: Body::Envelope(Map::new()),
+            retry_after_secs: None,
         }
     }
 
@@ -106,6 +110,7 @@ impl ApiReply {
         ApiReply {
             status: StatusCode::OK,
             body: Body::Document(to_value(document)),
+            retry_after_secs: None,
         }
     }
 
@@ -114,6 +119,15 @@ impl ApiReply {
         ApiReply {
             status: StatusCode::OK,
             body: Body::Text { text, content_type },
+            retry_after_secs: None,
+        }
+    }
+
+    /// This reply with `Retry-After: secs`.
+    pub(crate) fn with_retry_after(self, secs: u32) -> ApiReply {
+        ApiReply {
+            retry_after_secs: Some(secs),
+            ..self
         }
     }
 
@@ -133,6 +147,7 @@ impl ApiReply {
         ApiReply {
             status,
             body: Body::Envelope(members),
+            retry_after_secs: None,
         }
     }
 
@@ -162,6 +177,9 @@ impl ApiReply {
         if let Ok(value) = HeaderValue::from_str(&date) {
             headers.insert(header::EXPIRES, value);
         }
+        if let Some(secs) = self.retry_after_secs {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
         response
     }
 }
@@ -187,6 +205,15 @@ mod tests {
         assert_eq!(h[header::CONTENT_TYPE], "application/json");
         assert_eq!(h[header::CACHE_CONTROL], CACHE_CONTROL);
         assert_eq!(h[header::EXPIRES], "Thu, 01 Jan 1970 00:00:00 GMT");
+        assert!(h.get(header::RETRY_AFTER).is_none());
+    }
+
+    #[test]
+    fn retry_after_is_sent_when_asked_for() {
+        let response = ApiReply::bare(StatusCode::SERVICE_UNAVAILABLE)
+            .with_retry_after(1)
+            .into_response(Timestamp::from_secs(0));
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 
     #[test]

@@ -24,6 +24,7 @@ mod web;
 mod web_auth;
 mod web_jwt;
 mod web_login_limits;
+mod web_password_gate;
 mod web_proxy;
 mod web_refresh_race;
 mod web_serve;

@@ -2,7 +2,10 @@
 //! check, the answer that begins a session, and running blocking work off the async workers.
 //!
 //! Password hashing and verification and every engine write run in `spawn_blocking` (argon2
-//! and fsync would otherwise stall the async workers that serve everyone else).
+//! and fsync would otherwise stall the async workers that serve everyone else). Password work
+//! goes through [`password_work`], which takes a slot of the app's `PasswordGate` first; engine
+//! writes go through [`blocking`] and never wait for a slot, so a login flood cannot hold
+//! up a logout. No caller holds a slot while it waits for the engine.
 
 use crate::state::User;
 use crate::token::{Authenticated, Issued, Resolved};
@@ -48,7 +51,23 @@ pub(crate) fn signed_in(app: &App, user: &User, issued: &Issued) -> ApiReply {
     )
 }
 
-/// Runs `f` on the blocking pool (argon2, fsync-bound engine writes).
+/// Runs `f`, argon2 work (hashing or checking one password), on the blocking pool in a slot
+/// of the app's password gate, waiting for one at most `HALLPASS_PASSWORD_HASH_WAIT_SECONDS`.
+/// `f` should do nothing else: the slot is held until it returns.
+///
+/// # Errors
+///
+/// [`ApiError::Overloaded`] (503, `Retry-After`) when no slot came free in time: `f` did not
+/// run. [`ApiError::Internal`] when `f` panicked.
+pub(crate) async fn password_work<T: Send + 'static>(
+    app: &App,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, ApiError> {
+    Ok(app.password_gate.run(f).await?)
+}
+
+/// Runs `f` on the blocking pool (fsync-bound engine writes), never waiting for a password
+/// slot. Password work uses [`password_work`] instead.
 pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> T + Send + 'static,
 ) -> Result<T, ApiError> {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::accounts::{authenticate, normalize_email};
 use crate::event::AuthMethod;
 use crate::web::app::App;
-use crate::web::endpoints::common::{blocking, refuse_if_signed_in, signed_in};
+use crate::web::endpoints::common::{blocking, password_work, refuse_if_signed_in, signed_in};
 use crate::web::errors::{self, ApiError};
 use crate::web::input;
 use crate::web::ratelimit::Limit;
@@ -15,7 +15,8 @@ use crate::web::reply::ApiReply;
 use crate::web::request::Request;
 
 /// `POST auth/login {email, password}`: 200 with a new session, 400 for a mismatch (whichever
-/// of the two is wrong) or too many failures, 409 when already signed in.
+/// of the two is wrong) or too many failures, 409 when already signed in, 503 when no password
+/// slot came free in time.
 pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
     let ip = request.client;
     let now = app.engine.now();
@@ -43,11 +44,14 @@ pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, 
     let lookup_email = email.clone();
     let password = credentials.password;
     // Unknown e-mail, no usable password and a wrong password cost the same work and get the
-    // same answer, so neither timing nor body tells which accounts exist.
-    let user = match blocking(move || authenticate(&engine, &lookup_email, &password)).await {
+    // same answer, so neither timing nor body tells which accounts exist. The slot of the
+    // password gate is held for argon2 alone: it is free again before the session is written.
+    let checked = password_work(app, move || authenticate(&engine, &lookup_email, &password));
+    let user = match checked.await {
         Ok(user) => user,
         Err(e) => {
-            // No answer about the password, so no failure either.
+            // No answer about the password (the gate was full, or argon2 panicked), so no
+            // failure either: a login refused with 503 leaves both limits as they were.
             app.limits.release(ip_slot);
             app.limits.release(email_slot);
             return Err(e);

@@ -8,7 +8,7 @@ use crate::accounts::{
 };
 use crate::event::AuthMethod;
 use crate::web::app::App;
-use crate::web::endpoints::common::{blocking, refuse_if_signed_in, signed_in};
+use crate::web::endpoints::common::{blocking, password_work, refuse_if_signed_in, signed_in};
 use crate::web::errors::{self, ApiError};
 use crate::web::input;
 use crate::web::ratelimit::Limit;
@@ -16,7 +16,8 @@ use crate::web::reply::ApiReply;
 use crate::web::request::Request;
 
 /// `POST auth/signup {email, password}`: 200 with the new session, 400 with every field's
-/// problems at once, 403 while sign-up is closed, 409 when already signed in.
+/// problems at once, 403 while sign-up is closed, 409 when already signed in, 503 when no
+/// password slot came free in time.
 pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
     if !app.config.signup_allowed() {
         return Err(ApiError::SignupClosed);
@@ -60,9 +61,12 @@ pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, 
     let engine = app.engine.clone();
     let strategy = Arc::clone(&app.strategy);
     let password = credentials.password;
+    // Hashed in a slot of the password gate, written outside it: the account's events wait
+    // for the writer, not for other people's passwords, and hold no slot meanwhile.
+    let hash = password_work(app, move || hash_password(&password))
+        .await?
+        .map_err(|e| ApiError::Internal(format!("password hashing: {e}")))?;
     let (user, issued) = blocking(move || {
-        let hash = hash_password(&password)
-            .map_err(|e| ApiError::Internal(format!("password hashing: {e}")))?;
         let user = engine.sign_up(&email, &username, hash)?;
         let issued = strategy.create_session(&engine, &user, meta)?;
         Ok::<_, ApiError>((user, issued))

@@ -15,6 +15,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 from collections import Counter
@@ -38,7 +39,10 @@ RECORDED_REQUEST_HEADERS = (
 TIMESTAMP_KEYS = {"at", "created_at", "last_seen_at", "last_used_at", "expires_at"}
 
 # allauth's default user code: 8 of these letters, dashed 4-4.
-CODE_RE = re.compile(r"\b[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}\b")
+# The mail templates put it on a line of its own.
+CODE_RE = re.compile(
+    r"^[BCDFGHJKLMNPQRSTVWXZ]{4}-[BCDFGHJKLMNPQRSTVWXZ]{4}$", re.MULTILINE
+)
 EMAIL_KEY_URL_RE = re.compile(r"https://app\.example/verify-email/(\S+)")
 RESET_KEY_URL_RE = re.compile(r"https://app\.example/reset-password/(\S+)")
 # What Django renders for timezone.now() in the notification mails (the
@@ -50,6 +54,35 @@ MAIL_DATETIME_RE = re.compile(
 )
 
 NOBODY = object()
+
+
+class Secret(str):
+    """A value taken from a mail (code, key) that carries its placeholder.
+
+    Mail-borne values get one placeholder per mail, in mail order, whether or
+    not two mails happen to carry the same value: allauth's keys embed a
+    timestamp in seconds, so two mails within one second can carry the same
+    key, and numbering by value would make the fixtures depend on timing.
+    Requests are scrubbed by identity (a Secret in a body or header becomes
+    its placeholder), not by searching for the value.
+    """
+
+    placeholder: str
+
+    def __new__(cls, value: str, placeholder: str) -> Secret:
+        obj = super().__new__(cls, value)
+        obj.placeholder = placeholder
+        return obj
+
+
+def scrub(obj: Any) -> Any:
+    if isinstance(obj, Secret):
+        return obj.placeholder
+    if isinstance(obj, dict):
+        return {k: scrub(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [scrub(v) for v in obj]
+    return obj
 
 
 def free_port() -> int:
@@ -124,8 +157,7 @@ class Server:
     def __init__(self, workdir: str, template_db: str, name: str, overrides: dict):
         self.name = name
         self.overrides = overrides
-        self.dir = os.path.join(workdir, name)
-        os.makedirs(self.dir)
+        self.dir = tempfile.mkdtemp(prefix=name + "-", dir=workdir)
         self.db = os.path.join(self.dir, "db.sqlite3")
         shutil.copyfile(template_db, self.db)
         self.maildir = os.path.join(self.dir, "mail")
@@ -273,8 +305,19 @@ class Recorder:
         self.mails: list[dict] = []  # raw, with extracted code/key
         self.notes: dict[str, Any] = {}
 
-    def device(self, label: str, bearer: bool = False) -> Device:
-        return Device(self, label, bearer)
+    def device(self, label: str, bearer: bool = False, ip: str | None = None) -> Device:
+        return Device(self, label, bearer, ip)
+
+    def variant(self, code: Secret) -> Secret:
+        """The code as a user might type it: lower case, no dash."""
+        return Secret(
+            code.lower().replace("-", ""), code.placeholder[:-1] + ":lowercase-undashed>"
+        )
+
+    def secret(self, value: str, kind: str) -> Secret:
+        """A value the recorder got elsewhere (manage.py), numbered by kind."""
+        self.ph.counts[kind] += 1
+        return Secret(value, f"<{kind}:{self.ph.counts[kind]}>")
 
     def exchange(
         self,
@@ -286,6 +329,7 @@ class Recorder:
         raw: str | bytes | None = None,
         comment: str | None = None,
         device: str | None = None,
+        client_ip: str | None = None,
     ) -> Response:
         hdrs = dict(headers or {})
         data: bytes | None = None
@@ -295,7 +339,12 @@ class Recorder:
         elif body is not NOBODY:
             data = json.dumps(body).encode()
             hdrs.setdefault("Content-Type", "application/json")
-        conn = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=60)
+        conn = http.client.HTTPConnection(
+            "127.0.0.1",
+            self.server.port,
+            timeout=60,
+            source_address=(client_ip, 0) if client_ip else None,
+        )
         conn.request(
             method,
             API + path,
@@ -314,22 +363,26 @@ class Recorder:
         r = Response(resp.status, ctype, rbody, mails)
         self._learn_response(r)
         req: dict[str, Any] = {"method": method, "path": API + path}
-        rec_headers = {k: v for k, v in hdrs.items() if k in RECORDED_REQUEST_HEADERS}
+        rec_headers = {
+            k: scrub(v) for k, v in hdrs.items() if k in RECORDED_REQUEST_HEADERS
+        }
         if rec_headers:
             req["headers"] = rec_headers
         if raw is not None:
             req["raw_body"] = data.decode("utf-8", "replace") if data else ""
         elif body is not NOBODY:
-            req["body"] = body
+            req["body"] = scrub(body)
         entry: dict[str, Any] = {}
         if comment:
             entry["comment"] = comment
         if device:
             entry["device"] = device
+        if client_ip:
+            entry["client_ip"] = client_ip
         entry["request"] = req
         entry["response"] = {"status": resp.status, "content_type": ctype, "body": rbody}
         entry["emails"] = [
-            {"to": m["to"], "subject": m["subject"], "body": m["body"]}
+            {"to": m["to"], "subject": m["subject"], "body": m["recorded_body"]}
             | ({"alternatives": m["alternatives"]} if m["alternatives"] else {})
             for m in mails
         ]
@@ -346,19 +399,22 @@ class Recorder:
     def _learn_mail(self, m: dict) -> dict:
         body = m["body"]
         m = dict(m)
-        code = CODE_RE.search(body)
-        if code:
-            m["code"] = code.group(0)
-            p = self.ph.name(m["code"], "code")
+        found = CODE_RE.search(body)
+        if found:
+            self.ph.counts["code"] += 1
+            m["code"] = Secret(found.group(0), f"<code:{self.ph.counts['code']}>")
+            body = body.replace(m["code"], m["code"].placeholder)
         for rx, kind in ((EMAIL_KEY_URL_RE, "email_key"), (RESET_KEY_URL_RE, "reset_key")):
             found = rx.search(body)
             if found:
                 encoded = found.group(1)
-                key = urllib.parse.unquote(encoded)
-                m["key"] = key
-                p = self.ph.name(key, kind)
-                if encoded != key:
-                    self.ph.alias(encoded, p[:-1] + ":percent-encoded>")
+                self.ph.counts[kind] += 1
+                placeholder = f"<{kind}:{self.ph.counts[kind]}>"
+                m["key"] = Secret(urllib.parse.unquote(encoded), placeholder)
+                if encoded != m["key"]:
+                    placeholder = placeholder[:-1] + ":percent-encoded>"
+                body = body.replace(encoded, placeholder)
+        m["recorded_body"] = body
         self.mails.append(m)
         return m
 
@@ -369,13 +425,13 @@ class Recorder:
                 return m
         raise LookupError(f"no mail to {to}")
 
-    def last_code(self, to: str) -> str:
+    def last_code(self, to: str) -> Secret:
         m = self.last_mail(to)
         if "code" not in m:
             raise LookupError(f"last mail to {to} has no code: {m['subject']}")
         return m["code"]
 
-    def last_key(self, to: str) -> str:
+    def last_key(self, to: str) -> Secret:
         m = self.last_mail(to)
         if "key" not in m:
             raise LookupError(f"last mail to {to} has no key: {m['subject']}")
@@ -397,10 +453,13 @@ class Recorder:
 class Device:
     """A client app: keeps the session token (and JWTs) it was given."""
 
-    def __init__(self, rec: Recorder, label: str, bearer: bool = False):
+    def __init__(
+        self, rec: Recorder, label: str, bearer: bool = False, ip: str | None = None
+    ):
         self.rec = rec
         self.label = label
         self.bearer = bearer
+        self.ip = ip
         self.session_token: str | None = None
         self.access_token: str | None = None
         self.refresh_token: str | None = None
@@ -424,7 +483,14 @@ class Device:
                 h["X-Session-Token"] = self.session_token
         h.update(headers or {})
         r = self.rec.exchange(
-            method, path, body, headers=h, raw=raw, comment=comment, device=self.label
+            method,
+            path,
+            body,
+            headers=h,
+            raw=raw,
+            comment=comment,
+            device=self.label,
+            client_ip=self.ip,
         )
         meta = r.meta
         if meta.get("session_token"):

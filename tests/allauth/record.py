@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from harness import Device, Recorder, Server, make_template_db  # noqa: E402
+from harness import Device, Recorder, Secret, Server, make_template_db  # noqa: E402
 from hallpass_allauth.config import JWT_STRATEGY  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -104,7 +104,7 @@ def _email_addresses_common(rec: Recorder, change_email: bool = False) -> None:
     a.post("account/email", {"email": "alice2@example.com"}, comment="add a new address")
     a.post("account/email", {"email": "alice2@example.com"}, comment="add it again (duplicate of own)")
     a.post("account/email", {"email": "ALICE2@Example.COM"}, comment="add own address in other case")
-    a.post(
+    r = a.post(
         "account/email",
         {"email": "bob@example.com"},
         comment="add an address another user has (ACCOUNT_UNIQUE_EMAIL is True by default)",
@@ -152,8 +152,19 @@ def _email_addresses_common(rec: Recorder, change_email: bool = False) -> None:
     a.delete("account/email", {"email": "alice2@example.com"}, comment="try to remove the primary address")
     a.delete("account/email", {"email": "nobody@example.com"}, comment="remove an address not on the account")
     a.delete("account/email", {"email": "alice@example.com"}, comment="remove the old (unverified, non-primary) signup address")
-    a.get("account/email", comment="final list")
+    a.get("account/email", comment="list")
+    if r.status == 200:
+        bob_key = rec.last_key("bob@example.com")
+        bob.post(
+            "auth/email/verify",
+            {"key": bob_key},
+            comment="bob follows the link that alice's add-address sent to bob@example.com",
+        )
+        a.get("account/email", comment="alice's list after that")
+        bob.get("account/email", comment="bob's list after that")
+        a.delete("account/email", {"email": "bob@example.com"}, comment="remove the address that is bob's")
     a.delete("account/email", {"email": "alice2@example.com"}, comment="try to remove the last address (login is by email)")
+    a.get("account/email", comment="final list")
     a.get("auth/session", comment="session: user.email follows the primary address")
 
 
@@ -189,14 +200,35 @@ def email_addresses_prevent_enumeration_off(rec: Recorder) -> None:
     ACCOUNT_EMAIL_NOTIFICATIONS=True,
 )
 def email_addresses_change_email(rec: Recorder) -> None:
-    _email_addresses_common(rec, change_email=True)
-    a = rec.device("alice2")
-    login(a, "alice2@example.com", comment="log in with the new address")
-    a.post("account/email", {"email": "alice5@example.com"}, comment="start a change to alice5")
-    a.post("account/email", {"email": "alice6@example.com"}, comment="start a change to alice6 while alice5 is pending")
+    bob = rec.device("bob")
+    signup(bob, "bob@example.com", comment="another user, owner of bob@example.com")
+    a = rec.device("alice")
+    signup(a, "alice@example.com")
+    a.post("auth/email/verify", {"key": rec.last_key("alice@example.com")}, comment="verify the signup address")
+    a.get("account/email", comment="list: one verified primary address")
+    a.post("account/email", {"email": "alice2@example.com"}, comment="change to alice2")
+    a.get("account/email", comment="list while the change is pending")
+    a.post("account/email", {"email": "alice2@example.com"}, comment="the same change again")
+    a.post("account/email", {"email": "alice3@example.com"}, comment="change to alice3 while alice2 is pending")
     a.get("account/email", comment="list: which pending change survives")
-    a.delete("account/email", {"email": "alice6@example.com"}, comment="cancel the pending change")
+    a.post("account/email", {"email": "bob@example.com"}, comment="change to an address another user has")
     a.get("account/email", comment="list")
+    a.post("account/email", {"email": "alice3@example.com"}, comment="back to alice3")
+    a.put("account/email", {"email": "alice3@example.com"}, comment="resend verification for the pending address")
+    a.post("auth/email/verify", {"key": rec.last_key("alice3@example.com")}, comment="verify alice3: completes the change")
+    a.get("account/email", comment="list after the change")
+    a.get("auth/session", comment="session: user.email is the new address")
+    login(rec.device("alice-2"), "alice@example.com", comment="log in with the old address")
+    login(rec.device("alice-3"), "alice3@example.com", comment="log in with the new address")
+    a.post("account/email", {"email": "alice4@example.com"}, comment="start another change")
+    a.delete("account/email", {"email": "alice4@example.com"}, comment="cancel it by removing the pending address")
+    a.get("account/email", comment="list")
+
+    c = rec.device("carl")
+    signup(c, "carl@example.com", comment="a user whose signup address stays unverified")
+    c.post("account/email", {"email": "carl2@example.com"}, comment="change while the only address is unverified")
+    c.get("account/email", comment="list: what happened to the unverified signup address")
+    c.get("auth/session", comment="session")
 
 
 # --------------------------------------------------------------------------
@@ -210,14 +242,19 @@ def _verify_by_key(rec: Recorder, mandatory: bool) -> None:
     c.get("auth/session", comment="session right after signup")
     c.get("auth/email/verify", headers={"X-Email-Verification-Key": "not-a-key"}, comment="GET: invalid key")
     c.get("auth/email/verify", comment="GET: no X-Email-Verification-Key header")
-    pct = rec.last_mail("carol@example.com")["body"]
     c.get(
         "auth/email/verify",
-        headers={"X-Email-Verification-Key": key.replace(":", "%3A")},
+        headers={
+            "X-Email-Verification-Key": Secret(
+                key.replace(":", "%3A"), key.placeholder[:-1] + ":percent-encoded>"
+            )
+        },
         comment="GET: the key still percent-encoded, as it stands in the mail's URL",
     )
-    expired = rec.server.manage("fixture_tool", "expired-email-key", "carol@example.com")
-    rec.ph.name(expired, "expired_email_key")
+    expired = rec.secret(
+        rec.server.manage("fixture_tool", "expired-email-key", "carol@example.com"),
+        "expired_email_key",
+    )
     c.get(
         "auth/email/verify",
         headers={"X-Email-Verification-Key": expired},
@@ -247,6 +284,9 @@ def _verify_by_key(rec: Recorder, mandatory: bool) -> None:
     d.get("auth/session", comment="dave's own session afterwards")
     d.post("auth/email/verify/resend", comment="resend (a by-code endpoint) with verification by key")
 
+    x = rec.device("x")
+    signup(x, "carol@example.com", comment="sign up with an address that already has an account")
+    x.get("auth/session", comment="that device's session")
     if mandatory:
         e = rec.device("erin")
         signup(e, "erin@example.com", comment="sign up erin, do not verify")
@@ -254,9 +294,6 @@ def _verify_by_key(rec: Recorder, mandatory: bool) -> None:
         login(e2, "erin@example.com", comment="log in as unverified erin from another device")
         e2.get("auth/session", comment="that device's session")
         login(e2, "erin@example.com", WRONG_CODE, comment="wrong password for unverified erin")
-        x = rec.device("x")
-        signup(x, "carol@example.com", comment="sign up with an address that already has an account")
-        x.get("auth/session", comment="that device's session")
 
 
 @scenario(
@@ -289,6 +326,23 @@ def verify_by_key_mandatory_login_on_confirmation(rec: Recorder) -> None:
     _verify_by_key(rec, mandatory=True)
 
 
+@scenario(
+    "verification_none",
+    "ACCOUNT_EMAIL_VERIFICATION=none: signup, adding an address, verifying "
+    "anyway.",
+    ACCOUNT_EMAIL_VERIFICATION="none",
+)
+def verification_none(rec: Recorder) -> None:
+    a = rec.device("vera")
+    signup(a, "vera@example.com", comment="sign up: is a verification mail sent?")
+    a.get("account/email", comment="list")
+    a.post("account/email", {"email": "vera2@example.com"}, comment="add an address: is a verification mail sent?")
+    a.put("account/email", {"email": "vera@example.com"}, comment="ask for a verification mail explicitly")
+    key = rec.last_key("vera@example.com")
+    a.post("auth/email/verify", {"key": key}, comment="verify with that key")
+    a.get("account/email", comment="list")
+
+
 # --------------------------------------------------------------------------
 # auth/email/verify by code
 
@@ -316,9 +370,7 @@ def _verify_by_code(rec: Recorder) -> None:
     g2.post("auth/email/verify", {"key": WRONG_CODE}, comment="wrong code (attempt 1)")
     g2.post("auth/email/verify/resend", comment="resend (ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND unset)")
     g2.post("auth/email/verify", {}, comment="no key")
-    variant = code.lower().replace("-", "")
-    rec.ph.alias(variant, rec.ph.values[code][:-1] + ":lowercase-undashed>")
-    g2.post("auth/email/verify", {"key": variant}, comment="the right code in lower case without the dash")
+    g2.post("auth/email/verify", {"key": rec.variant(code)}, comment="the right code in lower case without the dash")
     g2.post("auth/email/verify", {"key": code}, comment="the right code again, flow already done")
     g2.get("auth/session", comment="session")
     g2.get("account/email", comment="addresses")
@@ -362,11 +414,13 @@ def verify_by_code(rec: Recorder) -> None:
 @scenario(
     "verify_by_code_resend_change",
     "Verification by code with ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND and "
-    "_SUPPORTS_CHANGE True: resending, changing the address in the pending flow.",
+    "_SUPPORTS_CHANGE True: resending, changing the address in the pending flow; "
+    "ACCOUNT_EMAIL_VERIFICATION_BY_CODE_TIMEOUT=5.",
     ACCOUNT_EMAIL_VERIFICATION="mandatory",
     ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED=True,
     ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND=True,
     ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_CHANGE=True,
+    ACCOUNT_EMAIL_VERIFICATION_BY_CODE_TIMEOUT=5,
 )
 def verify_by_code_resend_change(rec: Recorder) -> None:
     h = rec.device("hana")
@@ -390,6 +444,15 @@ def verify_by_code_resend_change(rec: Recorder) -> None:
     i.post("auth/email/verify", {"key": rec.last_code("ivy@example.com")}, comment="the old code after that change")
     i.get("auth/session", comment="session")
 
+    t = rec.device("tom")
+    signup(t, "tom@example.com", comment="sign up, then wait past the 5 s code timeout")
+    code = rec.last_code("tom@example.com")
+    time.sleep(6)
+    t.get("auth/session", comment="session after the timeout")
+    t.post("auth/email/verify", {"key": code}, comment="the right code after the timeout")
+    t.get("auth/session", comment="session after that")
+    login(t, "tom@example.com", comment="log in again: a new flow")
+
 
 # --------------------------------------------------------------------------
 # JWT strategy with mandatory verification
@@ -406,12 +469,15 @@ def verify_by_code_resend_change(rec: Recorder) -> None:
 def verify_jwt_by_code(rec: Recorder) -> None:
     j = rec.device("jo", bearer=True)
     signup(j, "jo@example.com", comment="sign up: pending verify_email")
+    pending = j.session_token
     j.get("auth/session", comment="session with the session token during the pending flow")
     j.post("auth/email/verify", {"key": WRONG_CODE}, comment="wrong code")
     j.post("auth/email/verify", {"key": rec.last_code("jo@example.com")}, comment="right code")
     j.get("auth/session", comment="session with the access token (Bearer)")
     j.call("GET", "auth/session", comment="session with the session token", auth=False,
            headers={"X-Session-Token": j.session_token or ""})
+    j.call("GET", "auth/session", comment="the session token of the pending flow, after completion", auth=False,
+           headers={"X-Session-Token": pending or ""})
     j.post("tokens/refresh", {"refresh_token": j.refresh_token}, comment="refresh")
     j2 = rec.device("jo-2", bearer=True)
     login(j2, "jo@example.com", comment="log in again, verified")
@@ -513,6 +579,7 @@ def _password_change(rec: Recorder, logout_on_change: bool) -> None:
     d = rec.device("henry-D")
     login(d, "henry@example.com", comment="log in with the old password")
     login(d, "henry@example.com", NEW_PASSWORD, comment="log in with the new password")
+    b.get("auth/session", comment="the other session again, after that new login")
 
     # A user without a usable password logs in by code and sets one.
     i = rec.device("ivan")
@@ -577,11 +644,13 @@ def _password_reset_by_key(rec: Recorder) -> None:
     r.post("auth/password/request", {"email": "jack@example.com"}, comment="request for a known address")
     key = rec.last_key("jack@example.com")
     r.post("auth/password/request", {"email": "nobody@example.com"}, comment="request for an unknown address")
-    r.post("auth/password/request", {"email": "JACK@EXAMPLE.COM"}, comment="request for the known address in upper case")
+    time.sleep(1.1)
+    r.post("auth/password/request", {"email": "JACK@EXAMPLE.COM"}, comment="request for the known address in upper case, a second later")
     key2 = rec.last_key("jack@example.com")
     r.post("auth/password/request", {"email": "not-an-email"}, comment="bad address")
     r.post("auth/password/request", {}, comment="no email")
-    a.post("auth/password/request", {"email": "jack@example.com"}, comment="request while signed in")
+    time.sleep(1.1)
+    a.post("auth/password/request", {"email": "jack@example.com"}, comment="request while signed in, a second later")
     key3 = rec.last_key("jack@example.com")
     r.get("auth/password/reset", headers={"X-Password-Reset-Key": key}, comment="GET: valid key")
     r.get("auth/password/reset", headers={"X-Password-Reset-Key": "1-notakey"}, comment="GET: invalid key")
@@ -601,6 +670,7 @@ def _password_reset_by_key(rec: Recorder) -> None:
     r.get("auth/session", comment="the resetting device's session")
     login(r, "jack@example.com", comment="log in with the old password")
     login(r, "jack@example.com", NEW_PASSWORD, comment="log in with the new password")
+    a.get("auth/session", comment="jack's first session again, after that new login")
 
 
 @scenario(
@@ -675,7 +745,9 @@ def password_reset_by_code(rec: Recorder) -> None:
     r4.post("auth/password/request", {"email": "kim@example.com"}, comment="another request in the same session")
     r4.post("auth/password/reset", {"key": code, "password": PASSWORD}, comment="the code of the first of the two requests")
     code = rec.last_code("kim@example.com")
-    r4.post("auth/password/reset", {"key": code.lower().replace("-", ""), "password": PASSWORD}, comment="the latest code, lower case, no dash")
+    r4.post("auth/password/reset", {"key": rec.variant(code), "password": PASSWORD}, comment="the latest code, lower case, no dash")
+    login(rec.device("kim-B"), "kim@example.com", comment="log in with the reset password")
+    a.get("auth/session", comment="kim's old session again, after that new login")
 
 
 # --------------------------------------------------------------------------
@@ -713,6 +785,9 @@ def reauthenticate(rec: Recorder) -> None:
     a.get("auth/session", comment="session after the 3 s reauthentication timeout")
     a.delete("account/email", {"email": "leo2@example.com"}, comment="remove an address after the timeout")
     a.patch("account/email", {"email": "leo@example.com", "primary": True}, comment="mark primary after the timeout")
+    a.patch("account/email", {"email": "leo2@example.com", "primary": True}, comment="mark an unverified address primary after the timeout (400 or 401?)")
+    a.delete("account/email", {"email": "nobody@example.com"}, comment="remove an unknown address after the timeout (400 or 401?)")
+    a.post("account/email", {"email": "leo2@example.com"}, comment="add a duplicate address after the timeout (400 or 401?)")
 
     a.post("auth/reauthenticate/code/confirm", {"code": WRONG_CODE}, comment="confirm a code before requesting one")
     a.post("auth/reauthenticate/code/resend", comment="resend before requesting")
@@ -723,6 +798,7 @@ def reauthenticate(rec: Recorder) -> None:
     code = rec.last_code("leo@example.com")
     a.get("auth/session", comment="session with a reauthentication code outstanding")
     a.post("auth/reauthenticate/code/resend", comment="resend (ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND unset)")
+    a.delete("account/email", {"email": "leo2@example.com"}, comment="a protected operation while the code is outstanding: the flows")
     a.post("auth/reauthenticate/code/confirm", {"code": WRONG_CODE}, comment="wrong code (1)")
     a.post("auth/reauthenticate/code/confirm", {"code": WRONG_CODE}, comment="wrong code (2)")
     a.post("auth/reauthenticate/code/confirm", {"code": WRONG_CODE}, comment="wrong code (3)")
@@ -793,9 +869,7 @@ def login_by_code(rec: Recorder) -> None:
     x.post("auth/code/resend", comment="resend (ACCOUNT_LOGIN_BY_CODE_SUPPORTS_RESEND unset)")
     x.post("auth/code/confirm", {"code": WRONG_CODE}, comment="wrong code (1 of ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS=3)")
     x.post("auth/code/confirm", {}, comment="no code (counts as an attempt?)")
-    variant = code.lower().replace("-", "")
-    rec.ph.alias(variant, rec.ph.values[code][:-1] + ":lowercase-undashed>")
-    x.post("auth/code/confirm", {"code": variant}, comment="right code, lower case without the dash")
+    x.post("auth/code/confirm", {"code": rec.variant(code)}, comment="right code, lower case without the dash")
     x.get("auth/session", comment="session after login by code")
     x.post("auth/code/confirm", {"code": code}, comment="the code again, signed in")
     x.post("auth/code/request", {"email": "nina@example.com"}, comment="request while signed in")
@@ -804,9 +878,10 @@ def login_by_code(rec: Recorder) -> None:
     y = rec.device("y")
     y.post("auth/code/request", {"email": "NINA@example.com"}, comment="request (address in other case)")
     code = rec.last_code("nina@example.com")
-    for i in (1, 2, 3):
-        y.post("auth/code/confirm", {"code": WRONG_CODE}, comment=f"wrong code, attempt {i}")
-    y.post("auth/code/confirm", {"code": code}, comment="right code after 3 wrong ones")
+    y.post("auth/code/confirm", {"code": WRONG_CODE}, comment="wrong code, attempt 1")
+    y.post("auth/code/confirm", {}, comment="no code, attempt 2")
+    y.post("auth/code/confirm", {"code": WRONG_CODE}, comment="wrong code, attempt 3")
+    y.post("auth/code/confirm", {"code": code}, comment="right code after 3 bad attempts")
     y.get("auth/session", comment="session after the flow died")
 
     z = rec.device("z")
@@ -877,84 +952,132 @@ def _hammer(rec: Recorder, label: str, fn: Callable[[int], object], cap: int) ->
 @scenario(
     "rate_limits",
     "allauth's default ACCOUNT_RATE_LIMITS: hammer each endpoint until it is "
-    "limited. Verification by key, login by code on. 'observed.attempts' sums up.",
+    "limited. Verification by key, login by code on. Each block uses its own "
+    "client address (127.0.0.N, see client_ip) and its own user, so per-IP and "
+    "per-user budgets do not mix. 'observed.attempts' sums up.",
     ACCOUNT_RATE_LIMITS=RATE_LIMITS_DEFAULT,
     ACCOUNT_LOGIN_BY_CODE_ENABLED=True,
 )
 def rate_limits(rec: Recorder) -> None:
-    o = rec.device("olga")
-    signup(o, "olga@example.com", comment="signup sends a verification mail (consumes confirm_email)")
+    o = rec.device("olga", ip="127.0.0.11")
+    signup(o, "olga@example.com", comment="signup sends a verification mail (consumes confirm_email for the address)")
     _hammer(
         rec,
-        "PUT account/email (resend verification, confirm_email 1/180s/key)",
+        "PUT account/email resend verification (confirm_email 1/180s/key)",
         lambda i: o.put("account/email", {"email": "olga@example.com"}, comment=f"resend verification #{i}"),
         4,
     )
-    anon = rec.device("anon")
-    _hammer(
-        rec,
-        "POST auth/password/request same address (reset_password 5/m/key)",
-        lambda i: anon.post("auth/password/request", {"email": "olga@example.com"}, comment=f"reset request #{i}"),
-        8,
-    )
-    _hammer(
-        rec,
-        "POST auth/password/request distinct addresses (reset_password 20/m/ip)",
-        lambda i: anon.post("auth/password/request", {"email": f"u{i}@example.com"}, comment=f"reset request, other address #{i}"),
-        25,
-    )
-    _hammer(
-        rec,
-        "GET auth/password/reset invalid key (reset_password_from_key 20/m/ip)",
-        lambda i: anon.get("auth/password/reset", headers={"X-Password-Reset-Key": f"1-bad{i}"}, comment=f"bad reset key #{i}"),
-        25,
-    )
-    _hammer(
-        rec,
-        "POST auth/password/reset invalid key (reset_password_from_key 20/m/ip, already spent by the GETs)",
-        lambda i: anon.post("auth/password/reset", {"key": f"1-bad{i}", "password": NEW_PASSWORD}, comment=f"bad reset key POST #{i}"),
-        3,
-    )
-    lc = rec.device("code-device")
-    _hammer(
-        rec,
-        "POST auth/code/request same address (request_login_code 3/m/key)",
-        lambda i: lc.post("auth/code/request", {"email": "olga@example.com"}, comment=f"login code request #{i}"),
-        6,
-    )
+
+    m = rec.device("mel", ip="127.0.0.12")
+    signup(m, "mel@example.com")
     _hammer(
         rec,
         "POST account/email add (manage_email 10/m/user)",
-        lambda i: o.post("account/email", {"email": f"olga{i}@example.com"}, comment=f"add address #{i}"),
+        lambda i: m.post("account/email", {"email": f"mel{i}@example.com"}, comment=f"add address #{i}"),
         12,
     )
     _hammer(
         rec,
-        "GET account/email (manage_email, GET)",
-        lambda i: o.get("account/email", comment=f"list #{i}"),
-        3,
+        "GET account/email after manage_email ran out",
+        lambda i: m.get("account/email", comment=f"list #{i}"),
+        2,
     )
+    m.put("account/email", {"email": "mel1@example.com"}, comment="PUT (resend) after manage_email ran out")
+    m.delete("account/email", {"email": "mel1@example.com"}, comment="DELETE after manage_email ran out")
+
+    a = rec.device("anon-13", ip="127.0.0.13")
+    _hammer(
+        rec,
+        "POST auth/password/request same address (reset_password 20/m/ip,5/m/key)",
+        lambda i: a.post("auth/password/request", {"email": "olga@example.com"}, comment=f"reset request #{i}"),
+        8,
+    )
+    a14 = rec.device("anon-14", ip="127.0.0.14")
+    _hammer(
+        rec,
+        "POST auth/password/request distinct unknown addresses (reset_password 20/m/ip)",
+        lambda i: a14.post("auth/password/request", {"email": f"u{i}@example.com"}, comment=f"reset request, address #{i}"),
+        23,
+    )
+    a15 = rec.device("anon-15", ip="127.0.0.15")
+    _hammer(
+        rec,
+        "POST auth/password/reset invalid key (reset_password_from_key 20/m/ip)",
+        lambda i: a15.post("auth/password/reset", {"key": f"1-bad{i}", "password": NEW_PASSWORD}, comment=f"bad reset key #{i}"),
+        23,
+    )
+    a15.get("auth/password/reset", headers={"X-Password-Reset-Key": "1-bad"}, comment="GET after the POSTs ran out")
+    a16 = rec.device("anon-16", ip="127.0.0.16")
+    _hammer(
+        rec,
+        "GET auth/password/reset invalid key (GETs are not rate limited)",
+        lambda i: a16.get("auth/password/reset", headers={"X-Password-Reset-Key": f"1-bad{i}"}, comment=f"GET bad reset key #{i}"),
+        22,
+    )
+
+    c17 = rec.device("code-17", ip="127.0.0.17")
+    _hammer(
+        rec,
+        "POST auth/code/request same address (request_login_code 20/m/ip,3/m/key)",
+        lambda i: c17.post("auth/code/request", {"email": "olga@example.com"}, comment=f"login code request #{i}"),
+        6,
+    )
+    c18 = rec.device("code-18", ip="127.0.0.18")
+    _hammer(
+        rec,
+        "POST auth/code/request distinct unknown addresses (request_login_code 20/m/ip)",
+        lambda i: c18.post("auth/code/request", {"email": f"v{i}@example.com"}, comment=f"login code request, address #{i}"),
+        23,
+    )
+
+    cp = rec.device("cat", ip="127.0.0.19")
+    signup(cp, "cat@example.com")
     _hammer(
         rec,
         "POST account/password/change wrong current (change_password 5/m/user)",
-        lambda i: o.post("account/password/change", {"current_password": "wrong", "new_password": NEW_PASSWORD}, comment=f"change password #{i}"),
+        lambda i: cp.post("account/password/change", {"current_password": "wrong", "new_password": NEW_PASSWORD}, comment=f"change password #{i}"),
         7,
     )
+    cp.post("account/password/change", {"current_password": PASSWORD, "new_password": NEW_PASSWORD}, comment="right current password after that")
+
+    ra = rec.device("rea", ip="127.0.0.20")
+    signup(ra, "rea@example.com")
     _hammer(
         rec,
-        "POST auth/reauthenticate wrong (reauthenticate 10/m/user)",
-        lambda i: o.post("auth/reauthenticate", {"password": "wrong"}, comment=f"reauthenticate #{i}"),
+        "POST auth/reauthenticate wrong password (counts as failed login: login_failed 5/300s/key)",
+        lambda i: ra.post("auth/reauthenticate", {"password": "wrong"}, comment=f"reauthenticate, wrong #{i}"),
+        7,
+    )
+    ra.post("auth/reauthenticate", {"password": PASSWORD}, comment="right password after that")
+    login(rec.device("rea-2", ip="127.0.0.20"), "rea@example.com", comment="log in as that user after that")
+    rb = rec.device("reb", ip="127.0.0.21")
+    signup(rb, "reb@example.com")
+    _hammer(
+        rec,
+        "POST auth/reauthenticate right password (reauthenticate 10/m/user)",
+        lambda i: rb.post("auth/reauthenticate", {"password": PASSWORD}, comment=f"reauthenticate, right #{i}"),
         12,
     )
-    lf = rec.device("login-device")
+
+    lf = rec.device("login-22", ip="127.0.0.22")
+    signup(rec.device("lou", ip="127.0.0.23"), "lou@example.com")
     _hammer(
         rec,
-        "POST auth/login wrong password (login_failed 10/m/ip,5/300s/key)",
-        lambda i: login(lf, "olga@example.com", "wrong-password", comment=f"wrong password #{i}"),
+        "POST auth/login wrong password, one address (login_failed 5/300s/key)",
+        lambda i: login(lf, "lou@example.com", "wrong-password", comment=f"wrong password #{i}"),
         7,
     )
-    login(lf, "olga@example.com", comment="right password after that")
-    sg = rec.device("signup-device")
+    login(lf, "lou@example.com", comment="right password after that")
+    lf24 = rec.device("login-24", ip="127.0.0.24")
+    _hammer(
+        rec,
+        "POST auth/login wrong password, distinct unknown addresses (login_failed 10/m/ip)",
+        lambda i: login(lf24, f"w{i}@example.com", "wrong-password", comment=f"wrong login, address #{i}"),
+        12,
+    )
+    login(lf24, "olga@example.com", comment="right password for a known user from that address after that")
+
+    sg = rec.device("signup-25", ip="127.0.0.25")
     _hammer(
         rec,
         "POST auth/signup (signup 20/m/ip)",
@@ -974,7 +1097,7 @@ def rate_limits(rec: Recorder) -> None:
     ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED=True,
 )
 def rate_limits_by_code(rec: Recorder) -> None:
-    p = rec.device("pia")
+    p = rec.device("pia", ip="127.0.0.31")
     signup(p, "pia@example.com")
     _hammer(
         rec,
@@ -982,15 +1105,16 @@ def rate_limits_by_code(rec: Recorder) -> None:
         lambda i: p.post("auth/email/verify/resend", comment=f"resend #{i}"),
         3,
     )
-    p2 = rec.device("pia-2")
+    p2 = rec.device("pia-2", ip="127.0.0.32")
     login(p2, "pia@example.com", comment="login of the unverified user within the 10 s window")
+    p2.get("auth/session", comment="that device's session")
     for i in (1, 2, 3):
         p.post("auth/email/verify", {"key": WRONG_CODE}, comment=f"wrong code #{i} (attempt limit, not rate limit)")
-    anon = rec.device("anon")
+    a = rec.device("anon", ip="127.0.0.33")
     _hammer(
         rec,
         "POST auth/password/request by code, same address (reset_password 5/m/key)",
-        lambda i: anon.post("auth/password/request", {"email": "pia@example.com"}, comment=f"reset request #{i}"),
+        lambda i: a.post("auth/password/request", {"email": "pia@example.com"}, comment=f"reset request #{i}"),
         8,
     )
 
@@ -1119,6 +1243,30 @@ def bad_input(rec: Recorder) -> None:
         "auth/code/confirm",
         COMMON_BAD[:1] + [("code: number", {"code": 12345678}), ("code: null", {"code": None})],
     )
+    _bad_inputs(
+        anon,
+        "POST",
+        "auth/login",
+        COMMON_BAD[:1]
+        + [
+            ("empty object", {}),
+            ("email: number", {"email": 1, "password": PASSWORD}),
+            ("password: number", {"email": "quinn@example.com", "password": 1}),
+            ("password: null", {"email": "quinn@example.com", "password": None}),
+            ("username instead of email", {"username": "quinn", "password": PASSWORD}),
+        ],
+    )
+    _bad_inputs(
+        anon,
+        "POST",
+        "auth/signup",
+        COMMON_BAD[:1]
+        + [
+            ("empty object", {}),
+            ("email: number", {"email": 1, "password": PASSWORD}),
+            ("password: list", {"email": "new@example.com", "password": ["x"]}),
+        ],
+    )
     _bad_inputs(anon, "POST", "tokens/refresh", COMMON_BAD[:1] + [("empty object", {}), ("refresh_token: number", {"refresh_token": 1})])
     u.call("GET", "auth/session", auth=False, headers={"X-Session-Token": INVALID_SESSION}, comment="unknown session token")
     u.call("PUT", "auth/session", comment="PUT auth/session (method not allowed)")
@@ -1150,7 +1298,6 @@ EXTRA_CONFIGS = [
             ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED=True,
         ),
     ),
-    ("verification_none", "ACCOUNT_EMAIL_VERIFICATION=none", dict(ACCOUNT_EMAIL_VERIFICATION="none")),
     (
         "usersessions_track_activity",
         "USERSESSIONS_TRACK_ACTIVITY=True",

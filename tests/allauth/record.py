@@ -37,6 +37,7 @@ OUT = os.path.join(REPO, "tests", "fixtures", "allauth")
 
 PASSWORD = "Correct-Horse-Battery-9"
 NEW_PASSWORD = "Another-Staple-Horse-7"
+BOB_PASSWORD = "Bobs-Own-Password-3"
 WRONG_CODE = "BBBB-BBBB"
 INVALID_SESSION = "thisisnotasessiontoken0000000000"
 
@@ -94,7 +95,10 @@ def expect(r, *statuses):
 
 def _email_addresses_common(rec: Recorder, change_email: bool = False) -> None:
     bob = rec.device("bob")
-    expect(signup(bob, "bob@example.com", comment="another user, owner of bob@example.com"), 200)
+    expect(
+        signup(bob, "bob@example.com", BOB_PASSWORD, comment="another user, owner of bob@example.com (own password)"),
+        200,
+    )
     a = rec.device("alice")
     expect(signup(a, "alice@example.com"), 200)
     anon = rec.device("anonymous")
@@ -162,7 +166,10 @@ def _email_addresses_common(rec: Recorder, change_email: bool = False) -> None:
         )
         a.get("account/email", comment="alice's list after that")
         bob.get("account/email", comment="bob's list after that")
+        login(rec.device("bob-2"), "bob@example.com", BOB_PASSWORD, comment="log in as bob@example.com with bob's password")
+        login(rec.device("bob-3"), "bob@example.com", PASSWORD, comment="log in as bob@example.com with alice's password")
         a.delete("account/email", {"email": "bob@example.com"}, comment="remove the address that is bob's")
+        login(rec.device("bob-4"), "bob@example.com", BOB_PASSWORD, comment="bob's login again, after alice removed it")
     a.delete("account/email", {"email": "alice2@example.com"}, comment="try to remove the last address (login is by email)")
     a.get("account/email", comment="final list")
     a.get("auth/session", comment="session: user.email follows the primary address")
@@ -670,6 +677,7 @@ def _password_reset_by_key(rec: Recorder) -> None:
     r.get("auth/session", comment="the resetting device's session")
     login(r, "jack@example.com", comment="log in with the old password")
     login(r, "jack@example.com", NEW_PASSWORD, comment="log in with the new password")
+    r.get("account/email", comment="jack's address (never verified by link): verified by the reset link?")
     a.get("auth/session", comment="jack's first session again, after that new login")
 
 
@@ -746,8 +754,10 @@ def password_reset_by_code(rec: Recorder) -> None:
     r4.post("auth/password/reset", {"key": code, "password": PASSWORD}, comment="the code of the first of the two requests")
     code = rec.last_code("kim@example.com")
     r4.post("auth/password/reset", {"key": rec.variant(code), "password": PASSWORD}, comment="the latest code, lower case, no dash")
-    login(rec.device("kim-B"), "kim@example.com", comment="log in with the reset password")
+    kb = rec.device("kim-B")
+    login(kb, "kim@example.com", comment="log in with the reset password")
     a.get("auth/session", comment="kim's old session again, after that new login")
+    kb.get("account/email", comment="kim's address (never verified by link): verified by the reset code?")
 
 
 # --------------------------------------------------------------------------
@@ -871,6 +881,7 @@ def login_by_code(rec: Recorder) -> None:
     x.post("auth/code/confirm", {}, comment="no code (counts as an attempt?)")
     x.post("auth/code/confirm", {"code": rec.variant(code)}, comment="right code, lower case without the dash")
     x.get("auth/session", comment="session after login by code")
+    x.get("account/email", comment="the address nina signed up with (never verified by link): verified now?")
     x.post("auth/code/confirm", {"code": code}, comment="the code again, signed in")
     x.post("auth/code/request", {"email": "nina@example.com"}, comment="request while signed in")
     x.get("auth/session", comment="session after that")
@@ -896,6 +907,11 @@ def login_by_code(rec: Recorder) -> None:
     t.get("auth/session", comment="session after the timeout")
     t.post("auth/code/confirm", {"code": code}, comment="right code after the timeout")
     t.get("auth/session", comment="session after that")
+
+    q = rec.device("q")
+    q.post("auth/code/request", {"email": "nina@example.com"}, comment="request, then cancel")
+    q.delete("auth/session", comment="DELETE auth/session during the pending flow")
+    q.post("auth/code/confirm", {"code": rec.last_code("nina@example.com")}, comment="the code after that")
 
     p = rec.device("p")
     p.post("auth/code/request", {"email": "nina@example.com"}, comment="request")

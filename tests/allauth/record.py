@@ -108,7 +108,7 @@ def _email_addresses_common(rec: Recorder, change_email: bool = False) -> None:
     a.post("account/email", {"email": "alice2@example.com"}, comment="add a new address")
     a.post("account/email", {"email": "alice2@example.com"}, comment="add it again (duplicate of own)")
     a.post("account/email", {"email": "ALICE2@Example.COM"}, comment="add own address in other case")
-    r = a.post(
+    added_bobs = a.post(
         "account/email",
         {"email": "bob@example.com"},
         comment="add an address another user has (ACCOUNT_UNIQUE_EMAIL is True by default)",
@@ -116,12 +116,16 @@ def _email_addresses_common(rec: Recorder, change_email: bool = False) -> None:
     a.post("account/email", {"email": "not-an-email"}, comment="bad address")
     a.post("account/email", {}, comment="no email field")
     if not change_email:
-        a.post("account/email", {"email": "alice3@example.com"}, comment="add a third address")
-        a.post(
-            "account/email",
-            {"email": "alice4@example.com"},
-            comment="add a fourth: beyond ACCOUNT_MAX_EMAIL_ADDRESSES",
-        )
+        # Add until ACCOUNT_MAX_EMAIL_ADDRESSES (4) answers: whether bob's
+        # address was added above decides how many fit.
+        for n in range(3, 7):
+            r = a.post(
+                "account/email",
+                {"email": f"alice{n}@example.com"},
+                comment=f"add alice{n} (ACCOUNT_MAX_EMAIL_ADDRESSES=4)",
+            )
+            if r.status != 200:
+                break
     a.get("account/email", comment="list")
     a.put("account/email", {"email": "alice2@example.com"}, comment="resend verification for an unverified address")
     a.put("account/email", {"email": "nobody@example.com"}, comment="resend verification for an address not on the account")
@@ -156,8 +160,11 @@ def _email_addresses_common(rec: Recorder, change_email: bool = False) -> None:
     a.delete("account/email", {"email": "alice2@example.com"}, comment="try to remove the primary address")
     a.delete("account/email", {"email": "nobody@example.com"}, comment="remove an address not on the account")
     a.delete("account/email", {"email": "alice@example.com"}, comment="remove the old (unverified, non-primary) signup address")
-    a.get("account/email", comment="list")
-    if r.status == 200:
+    listed = a.get("account/email", comment="list").data or []
+    for n in range(4, 7):
+        if any(e["email"] == f"alice{n}@example.com" for e in listed):
+            a.delete("account/email", {"email": f"alice{n}@example.com"}, comment=f"remove alice{n}")
+    if added_bobs.status == 200:
         bob_key = rec.last_key("bob@example.com")
         bob.post(
             "auth/email/verify",

@@ -296,6 +296,10 @@ def _verify_by_key(rec: Recorder, mandatory: bool) -> None:
     )
     other.post("auth/email/verify", {"key": dkey}, comment="POST dave's key from a device with no session")
     d.get("auth/session", comment="dave's own session afterwards")
+    if mandatory:
+        login(rec.device("dave-2"), "dave@example.com", comment="dave logs in from yet another device")
+    else:
+        d.get("account/email", comment="dave's addresses afterwards")
     d.post("auth/email/verify/resend", comment="resend (a by-code endpoint) with verification by key")
 
     x = rec.device("x")
@@ -383,7 +387,13 @@ def _verify_by_code(rec: Recorder) -> None:
     code = rec.last_code("gina@example.com")
     g2.post("auth/email/verify", {"key": WRONG_CODE}, comment="wrong code (attempt 1)")
     g2.post("auth/email/verify/resend", comment="resend (ACCOUNT_EMAIL_VERIFICATION_SUPPORTS_RESEND unset)")
-    g2.post("auth/email/verify", {}, comment="no key")
+    g2.post("auth/email/verify", {}, comment="no key (attempt 2?)")
+    g2.post("auth/email/verify", {"key": WRONG_CODE}, comment="wrong code (attempt 3?)")
+    g2.post("auth/email/verify", {"key": code}, comment="the right code: 409 if the missing key counted")
+
+    g2 = rec.device("gina-3")
+    login(g2, "gina@example.com", comment="log in again: a new flow")
+    code = rec.last_code("gina@example.com")
     g2.post("auth/email/verify", {"key": rec.variant(code)}, comment="the right code in lower case without the dash")
     g2.post("auth/email/verify", {"key": code}, comment="the right code again, flow already done")
     g2.get("auth/session", comment="session")
@@ -668,6 +678,15 @@ def _password_reset_by_key(rec: Recorder) -> None:
     key3 = rec.last_key("jack@example.com")
     r.get("auth/password/reset", headers={"X-Password-Reset-Key": key}, comment="GET: valid key")
     r.get("auth/password/reset", headers={"X-Password-Reset-Key": "1-notakey"}, comment="GET: invalid key")
+    expired = rec.secret(
+        rec.server.manage("fixture_tool", "expired-reset-key", "jack@example.com"),
+        "expired_reset_key",
+    )
+    r.get(
+        "auth/password/reset",
+        headers={"X-Password-Reset-Key": expired},
+        comment="GET: a key made 10 days ago (Django's PASSWORD_RESET_TIMEOUT is 3 days)",
+    )
     r.get("auth/password/reset", headers={"X-Password-Reset-Key": "garbage"}, comment="GET: garbage without a dash")
     r.get("auth/password/reset", comment="GET: no header")
     r.post("auth/password/reset", {"key": key, "password": "short"}, comment="POST: weak password")

@@ -821,6 +821,7 @@ def reauthenticate(rec: Recorder) -> None:
     a.get("auth/session", comment="session after the 3 s reauthentication timeout")
     a.delete("account/email", {"email": "leo2@example.com"}, comment="remove an address after the timeout")
     a.patch("account/email", {"email": "leo@example.com", "primary": True}, comment="mark primary after the timeout")
+    a.put("account/email", {"email": "leo2@example.com"}, comment="resend verification after the timeout")
     a.patch("account/email", {"email": "leo2@example.com", "primary": True}, comment="mark an unverified address primary after the timeout (400 or 401?)")
     a.delete("account/email", {"email": "nobody@example.com"}, comment="remove an unknown address after the timeout (400 or 401?)")
     a.post("account/email", {"email": "leo2@example.com"}, comment="add a duplicate address after the timeout (400 or 401?)")

@@ -45,6 +45,8 @@ mod engine;
 mod error;
 mod event;
 mod hashing;
+#[cfg(feature = "server")]
+pub mod mail;
 mod setup;
 mod state;
 mod store;

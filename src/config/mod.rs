@@ -168,7 +168,10 @@ pub struct Config {
     /// `ACCOUNT_SIGNUP_ENABLED`; signup is open only when this and `HALLPASS_SIGNUP_OPEN` are
     /// both true (see [`Config::signup_allowed`]).
     pub signup_enabled: bool,
-    /// `ACCOUNT_EMAIL_SUBJECT_PREFIX`; empty: the default `[hallpass] `.
+    /// `HALLPASS_SITE_NAME`.
+    pub site_name: String,
+    /// `ACCOUNT_EMAIL_SUBJECT_PREFIX` as written; empty: `[site_name] ` (see
+    /// [`Config::subject_prefix`]).
     pub email_subject_prefix: String,
     /// `HEADLESS_FRONTEND_URLS`, by allauth's URL name.
     pub frontend_urls: std::collections::BTreeMap<String, String>,
@@ -247,6 +250,15 @@ impl Config {
     /// both allow it.
     pub fn signup_allowed(&self) -> bool {
         self.signup_open && self.signup_enabled
+    }
+
+    /// The prefix of every subject: `ACCOUNT_EMAIL_SUBJECT_PREFIX`, or allauth's default, the
+    /// site's name in brackets and a space.
+    pub fn subject_prefix(&self) -> String {
+        match self.email_subject_prefix.is_empty() {
+            true => format!("[{}] ", self.site_name),
+            false => self.email_subject_prefix.clone(),
+        }
     }
 
     /// The engine settings these map to.

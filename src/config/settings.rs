@@ -384,10 +384,16 @@ settings! {
         default: Text("true"),
         parse: boolean,
     }
-    /// prefix of every subject (allauth: the site's name in brackets)
+    /// the site's name in messages (Django's `Site.name` and `Site.domain`)
+    HALLPASS_SITE_NAME {
+        field: site_name,
+        default: Text("hallpass"),
+        parse: |v| Ok(v.trim().to_owned()),
+    }
+    /// prefix of every subject (empty: the site's name in brackets, as allauth)
     ACCOUNT_EMAIL_SUBJECT_PREFIX {
         field: email_subject_prefix,
-        default: Unset("[hallpass] "),
+        default: Unset("[HALLPASS_SITE_NAME] "),
         parse: |v| Ok(v.to_owned()),
     }
     /// JSON object of allauth's frontend URLs (`account_confirm_email`,

@@ -161,7 +161,10 @@ mod tests {
             );
         }
         assert_ne!(UserCode::generate(), UserCode::generate());
-        assert_eq!(format!("{:?}", UserCode::generate()), "UserCode(<redacted>)");
+        assert_eq!(
+            format!("{:?}", UserCode::generate()),
+            "UserCode(<redacted>)"
+        );
     }
 
     #[test]
@@ -172,7 +175,11 @@ mod tests {
             assert_eq!(hasher.code("login", typed), canonical, "{typed:?}");
         }
         assert_ne!(hasher.code("login", "BCDF-GHJL"), canonical);
-        assert_ne!(hasher.code("reset", "BCDF-GHJK"), canonical, "digests are per purpose");
+        assert_ne!(
+            hasher.code("reset", "BCDF-GHJK"),
+            canonical,
+            "digests are per purpose"
+        );
         assert_eq!(hasher.code("login", "---"), None);
         assert_eq!(hasher.code("login", &"a".repeat(MAX_SECRET_TEXT + 1)), None);
         assert_ne!(

@@ -6,10 +6,12 @@
 //! user-space generator.
 
 mod codes;
+mod seal;
 mod session_key;
 pub(crate) mod sid;
 
 pub use codes::{LinkKey, MAX_SECRET_TEXT, SecretHasher, UserCode, normalize_user_code};
+pub(crate) use seal::Sealer;
 pub use session_key::SessionKey;
 pub use sid::SidCipher;
 

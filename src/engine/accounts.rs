@@ -225,6 +225,13 @@ impl Engine {
         self.read_state(|s| s.flows(holder, now))
     }
 
+    /// Whether `holder` (a presented session token's hash) holds any flow now: an anonymous
+    /// session in progress.
+    pub fn holds_flow(&self, holder: &SessionHash) -> bool {
+        let now = self.now();
+        self.read_state(|s| s.holds_flow(holder, now))
+    }
+
     /// `holder`'s flow of `kind`, if it has not timed out.
     pub fn flow(&self, holder: &SessionHash, kind: FlowKind) -> Option<Flow> {
         let now = self.now();

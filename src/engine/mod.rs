@@ -50,7 +50,7 @@ const KEY_ATTEMPTS: usize = 8;
 
 /// The longest session key worth hashing when presented: ours are 32 characters, and other
 /// allauth setups' at most 64 (what the `sid` cipher accepts too).
-const MAX_PRESENTED_KEY_BYTES: usize = 64;
+pub(crate) const MAX_PRESENTED_KEY_BYTES: usize = 64;
 
 /// The longest password hash a user may carry: every PHC string of Django's and our hashers is
 /// far shorter, and the bound keeps a sign-up event small.

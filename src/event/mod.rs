@@ -275,6 +275,10 @@ pub enum FlowKind {
     PasswordResetByCode,
     /// Reauthentication by code (`reauthenticate` with a code).
     ReauthenticateByCode,
+    /// The anonymous session itself (allauth's Django session without a user), begun with its
+    /// first flow: while it lasts, its token answers 401 (not 410) after its other flows end,
+    /// until the client ends it with `DELETE auth/session`.
+    AnonymousSession,
 }
 
 /// How a password came to change (format 4 on).

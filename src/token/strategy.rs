@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::crypto::SessionKey;
 use crate::engine::{Engine, EngineError, SessionInfo, SessionMeta};
+use crate::event::SessionHash;
 use crate::state::User;
 use crate::token::jwt::{Claims, JwtError};
 
@@ -33,6 +34,9 @@ pub enum Resolved {
     Anonymous,
     /// Credentials that named a session that is gone (410, `is_authenticated: null`).
     Dead,
+    /// An `X-Session-Token` of an anonymous session holding flows in progress (a login waiting
+    /// for its address to be verified, a login by code): 401 with those flows pending.
+    Pending(SessionHash),
     /// A live session.
     Authenticated(Box<Authenticated>),
 }
@@ -220,13 +224,26 @@ pub fn resolve(
                 session,
                 claims: None,
             })),
-            None => Resolved::Dead,
+            None => match pending_holder(engine, token) {
+                Some(hash) => Resolved::Pending(hash),
+                None => Resolved::Dead,
+            },
         };
     }
     match credentials.authorization {
         Some(authorization) => strategy.authenticate_authorization(engine, authorization),
         None => Resolved::Anonymous,
     }
+}
+
+/// The hash of `token` when it names an anonymous session with flows in progress. A token
+/// longer than any session key is not hashed.
+fn pending_holder(engine: &Engine, token: &str) -> Option<SessionHash> {
+    if token.len() > crate::engine::MAX_PRESENTED_KEY_BYTES {
+        return None;
+    }
+    let hash = SessionHash::of_presented(token);
+    engine.holds_flow(&hash).then_some(hash)
 }
 
 /// Which built-in strategy `HEADLESS_TOKEN_STRATEGY` names.

@@ -4,7 +4,9 @@
 use std::sync::Arc;
 
 use crate::config::{Config, ConfigError};
+use crate::crypto::SecretHasher;
 use crate::engine::Engine;
+use crate::mail::{Mailer, Templates};
 use crate::setup::{self, ConfiguredStrategy};
 use crate::token::{JwtTokenStrategy, RequestCredentials, Resolved, TokenStrategy, resolve};
 use crate::web::client_ip::ClientIpPolicy;
@@ -30,6 +32,12 @@ pub struct App {
     /// At most `HALLPASS_PASSWORD_HASH_CONCURRENCY` argon2 hashes or checks at once; engine
     /// writes never pass it.
     pub(crate) password_gate: PasswordGate,
+    /// Digests of codes and link keys, under a key derived from `SECRET_KEY`.
+    #[expect(dead_code, reason = "the account endpoints use it; remove this when they land")]
+    pub(crate) secrets: SecretHasher,
+    /// Renders and seals the messages the account flows send.
+    #[expect(dead_code, reason = "the account endpoints use it; remove this when they land")]
+    pub(crate) mailer: Mailer,
     pub(crate) metrics: Metrics,
 }
 
@@ -58,8 +66,29 @@ impl App {
 
     /// The facade with a strategy built elsewhere (a custom [`TokenStrategy`], or a JWT
     /// strategy with custom claims). `config`'s token settings are then not consulted.
+    ///
+    /// Without `SECRET_KEY` (the session strategy through the library; `serve` always has one)
+    /// codes and keys are digested under a key drawn for this process: those issued before a
+    /// restart then stop working. Templates that cannot be read from
+    /// `HALLPASS_EMAIL_TEMPLATES_DIR` are logged and the built-in ones used; `serve` checks the
+    /// directory before it starts.
     pub fn with_strategy(engine: Engine, config: Config, strategy: ConfiguredStrategy) -> App {
+        let secrets = match &config.secret_key {
+            Some(key) => SecretHasher::new(key.expose().as_bytes()),
+            None => SecretHasher::new(&crate::crypto::random_bytes::<32>()),
+        };
+        let templates = match &config.email_templates_dir {
+            Some(dir) => Templates::with_overrides(&config.site_name, &config.subject_prefix(), dir)
+                .unwrap_or_else(|e| {
+                    tracing::error!(dir = %dir.display(), error = %e, "HALLPASS_EMAIL_TEMPLATES_DIR unreadable; using the built-in templates");
+                    Templates::builtin(&config.site_name, &config.subject_prefix())
+                }),
+            None => Templates::builtin(&config.site_name, &config.subject_prefix()),
+        };
+        let mailer = Mailer::new(&config, &secrets, templates);
         App {
+            secrets,
+            mailer,
             limits: RateLimiter::with_limits(
                 config.rate_limits,
                 config.rate_limit_ipv6_prefix,

@@ -14,6 +14,7 @@ use warp::reply::Response;
 use crate::accounts::{EmailError, PasswordProblem, UserAttribute};
 use crate::engine::EngineError;
 use crate::token::IssueError;
+use crate::web::flows::{Offered, Pending};
 use crate::web::password_gate::GateError;
 use crate::web::reply::{ApiReply, FieldError};
 use crate::web::responses::AuthState;
@@ -52,18 +53,26 @@ pub(crate) enum ApiError {
     /// Sign-up is closed.
     #[error("sign-up is closed")]
     SignupClosed,
-    /// No credentials, or a bearer token that did not verify: the 401 anonymous body.
+    /// No credentials, or a bearer token that did not verify, or an anonymous session's
+    /// token: the 401 anonymous body, with that session's flows in progress.
     #[error("not authenticated")]
     NotAuthenticated {
-        /// Whether the `signup` flow is listed.
-        signup_open: bool,
+        /// What the flows list offers.
+        offered: Offered,
+        /// What the session has in progress.
+        pending: Pending,
     },
     /// The credentials named a session that is gone: the 410 body.
     #[error("session gone")]
     SessionGone {
-        /// Whether the `signup` flow is listed.
-        signup_open: bool,
+        /// What the flows list offers.
+        offered: Offered,
     },
+    /// A sensitive operation on a session that last authenticated longer than
+    /// `ACCOUNT_REAUTHENTICATION_TIMEOUT` ago: allauth's 401 with the user, their methods and
+    /// the reauthentication flows (built by the endpoint, which holds the session).
+    #[error("reauthentication required")]
+    ReauthenticationRequired(Box<ApiReply>),
     /// Any refresh failure that is the client's (`400 {status}`).
     #[error("refresh failed")]
     RefreshFailed,
@@ -132,6 +141,7 @@ impl ApiError {
             ApiError::RefreshFailed => "refresh_failed",
             ApiError::NotAuthenticated { .. } => "not_authenticated",
             ApiError::SessionGone { .. } => "session_gone",
+            ApiError::ReauthenticationRequired(_) => "reauthentication_required",
             ApiError::Overloaded => "overloaded",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
@@ -172,10 +182,11 @@ impl ApiError {
                 form_errors(StatusCode::FORBIDDEN, "signup_closed", "Sign up is closed.")
             }
             ApiError::RefreshFailed => ApiReply::bare(StatusCode::BAD_REQUEST),
-            ApiError::NotAuthenticated { signup_open } => {
-                AuthState::anonymous(*signup_open).reply()
+            ApiError::NotAuthenticated { offered, pending } => {
+                AuthState::anonymous(*offered, *pending).reply()
             }
-            ApiError::SessionGone { signup_open } => AuthState::gone(*signup_open).reply(),
+            ApiError::SessionGone { offered } => AuthState::gone(*offered).reply(),
+            ApiError::ReauthenticationRequired(reply) => (**reply).clone(),
             // Not logged one by one: under a flood there is one per request, and the refusals
             // are counted in `hallpass_password_checks_refused_total`.
             ApiError::Overloaded => unavailable().with_retry_after(OVERLOADED_RETRY_AFTER_SECS),

@@ -19,6 +19,7 @@ mod app;
 mod client_ip;
 mod endpoints;
 mod errors;
+mod flows;
 pub(crate) mod input;
 mod limits;
 mod listener;

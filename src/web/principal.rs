@@ -20,6 +20,7 @@ use crate::event::UserId;
 use crate::token::{Claims, Resolved};
 use crate::web::app::App;
 use crate::web::errors::{self, ApiError};
+use crate::web::flows::{Offered, Pending};
 use crate::web::request::credentials;
 
 /// Who is calling a protected route.
@@ -40,7 +41,7 @@ pub struct Principal {
 /// The rejection [`authenticated`] raises; [`recover`] turns it into the 401 envelope.
 #[derive(Debug)]
 struct Unauthorized {
-    signup_open: bool,
+    offered: Offered,
     now: Timestamp,
 }
 
@@ -56,7 +57,7 @@ pub fn authenticated(
         async move {
             principal(&app, &headers).ok_or_else(|| {
                 warp::reject::custom(Unauthorized {
-                    signup_open: app.config.signup_allowed(),
+                    offered: Offered::of(&app.config),
                     now: app.engine.now(),
                 })
             })
@@ -69,7 +70,8 @@ pub fn authenticated(
 pub async fn recover(rejection: Rejection) -> Result<Response, Infallible> {
     match rejection.find::<Unauthorized>() {
         Some(u) => Ok(ApiError::NotAuthenticated {
-            signup_open: u.signup_open,
+            offered: u.offered,
+            pending: Pending::NONE,
         }
         .reply()
         .into_response(u.now)),
@@ -105,6 +107,6 @@ fn principal(app: &App, headers: &HeaderMap) -> Option<Principal> {
                 claims: auth.claims,
             })
         }
-        Resolved::Anonymous | Resolved::Dead => None,
+        Resolved::Anonymous | Resolved::Dead | Resolved::Pending(_) => None,
     }
 }

@@ -21,8 +21,9 @@ use std::path::Path;
 /// The top-level modules (`src/NAME.rs` or `src/NAME/`) by rank, bottom up:
 ///
 /// ```text
-///  10  testing
-///   9  web
+///  11  testing
+///  10  web
+///   9  mail
 ///   8  setup
 ///   7  error
 ///   6  config
@@ -46,6 +47,7 @@ const LAYERS: &[&[&str]] = &[
     &["config"],
     &["error"],
     &["setup"],
+    &["mail"],
     &["web"],
     &["testing"],
 ];

@@ -7,27 +7,46 @@
 //! writes go through [`blocking`] and never wait for a slot, so a login flood cannot hold
 //! up a logout. No caller holds a slot while it waits for the engine.
 
+use crate::engine::SessionInfo;
+use crate::event::SessionHash;
 use crate::state::User;
 use crate::token::{Authenticated, Issued, Resolved};
 use crate::web::app::App;
 use crate::web::errors::ApiError;
+use crate::web::flows::{self, Offered, Pending};
 use crate::web::reply::ApiReply;
 use crate::web::request::Request;
 use crate::web::responses;
 
-/// The live session of `request` and its user, or the 401/410 the request deserves.
+/// The live session of `request` and its user, or the 401/410 the request deserves (a 401
+/// listing the flows an anonymous session has in progress).
 pub(crate) fn require_session(
     app: &App,
     request: &Request,
 ) -> Result<(Authenticated, User), ApiError> {
-    let signup_open = app.config.signup_allowed();
+    let offered = Offered::of(&app.config);
     match app.resolve(&request.credentials()) {
-        Resolved::Anonymous => Err(ApiError::NotAuthenticated { signup_open }),
-        Resolved::Dead => Err(ApiError::SessionGone { signup_open }),
+        Resolved::Anonymous => Err(ApiError::NotAuthenticated {
+            offered,
+            pending: Pending::NONE,
+        }),
+        Resolved::Pending(hash) => Err(ApiError::NotAuthenticated {
+            offered,
+            pending: Pending::of(&app.engine.flows(&hash)),
+        }),
+        Resolved::Dead => Err(ApiError::SessionGone { offered }),
         Resolved::Authenticated(auth) => match app.engine.user(auth.session.user) {
             Some(user) => Ok((*auth, user)),
-            None => Err(ApiError::SessionGone { signup_open }),
+            None => Err(ApiError::SessionGone { offered }),
         },
+    }
+}
+
+/// The anonymous session `request` carries, if its token names one with flows in progress.
+pub(crate) fn pending_session(app: &App, request: &Request) -> Option<SessionHash> {
+    match app.resolve(&request.credentials()) {
+        Resolved::Pending(hash) => Some(hash),
+        _ => None,
     }
 }
 
@@ -36,8 +55,42 @@ pub(crate) fn require_session(
 pub(crate) fn refuse_if_signed_in(app: &App, request: &Request) -> Result<(), ApiError> {
     match app.resolve(&request.credentials()) {
         Resolved::Authenticated(_) => Err(ApiError::Conflict),
-        Resolved::Anonymous | Resolved::Dead => Ok(()),
+        Resolved::Anonymous | Resolved::Dead | Resolved::Pending(_) => Ok(()),
     }
+}
+
+/// The authenticated state of `user` in `session`, with its reauthentications.
+pub(crate) fn authenticated_state(app: &App, user: &User, session: &SessionInfo) -> ApiReply {
+    let reauths = app.engine.reauthentications(&session.hash);
+    responses::Authenticated::reply(user, session, &reauths, None)
+}
+
+/// Nothing when `session` authenticated (began, or reauthenticated) within
+/// `ACCOUNT_REAUTHENTICATION_TIMEOUT`; else allauth's 401 asking for reauthentication, with
+/// the flows `user` can reauthenticate by.
+#[expect(dead_code, reason = "the account endpoints use it; remove this when they land")]
+pub(crate) fn require_recent_authentication(
+    app: &App,
+    user: &User,
+    session: &SessionInfo,
+) -> Result<(), ApiError> {
+    let timeout_ms = app
+        .config
+        .reauthentication_timeout_secs
+        .saturating_mul(1000);
+    let last = app
+        .engine
+        .last_authenticated(&session.hash)
+        .unwrap_or(session.created_at);
+    if last.plus_millis(timeout_ms) >= app.engine.now() {
+        return Ok(());
+    }
+    let reauths = app.engine.reauthentications(&session.hash);
+    let addresses = app.engine.email_addresses(user.id);
+    let pending = Pending::of(&app.engine.flows(&session.hash));
+    let flows = flows::reauthentication(&app.config, user.has_usable_password, &addresses, pending);
+    let reply = responses::Authenticated::reauthentication_required(user, session, &reauths, flows);
+    Err(ApiError::ReauthenticationRequired(Box::new(reply)))
 }
 
 /// The answer that began a session: the authenticated state with the session token and the
@@ -47,6 +100,7 @@ pub(crate) fn signed_in(app: &App, user: &User, issued: &Issued) -> ApiReply {
     responses::Authenticated::reply(
         user,
         &issued.session,
+        &[],
         Some((issued.session_token.expose(), tokens)),
     )
 }

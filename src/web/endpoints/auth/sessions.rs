@@ -9,6 +9,7 @@ use crate::event::RevokeReason;
 use crate::web::app::App;
 use crate::web::endpoints::common::{blocking, require_session};
 use crate::web::errors::{self, ApiError};
+use crate::web::flows::{Offered, Pending};
 use crate::web::input;
 use crate::web::reply::ApiReply;
 use crate::web::request::Request;
@@ -40,7 +41,7 @@ pub(crate) async fn delete(app: &Arc<App>, request: &Request) -> Result<ApiReply
         )]));
     }
     if !app.engine.is_live(&auth.session.hash) {
-        return Ok(AuthState::anonymous(app.config.signup_allowed()).reply());
+        return Ok(AuthState::anonymous(Offered::of(&app.config), Pending::NONE).reply());
     }
     Ok(list(app, &auth.session))
 }

@@ -11,6 +11,8 @@
 
 mod templates;
 
+use std::sync::{Arc, Condvar, Mutex};
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
@@ -98,6 +100,14 @@ pub struct Mailer {
     sealer: Sealer,
     templates: Templates,
     frontend_urls: std::collections::BTreeMap<String, String>,
+    wake: Arc<Wake>,
+}
+
+/// How an endpoint that queued a message wakes the delivery worker.
+#[derive(Debug, Default)]
+struct Wake {
+    queued: Mutex<bool>,
+    ready: Condvar,
 }
 
 impl Mailer {
@@ -107,7 +117,28 @@ impl Mailer {
             sealer: Sealer::new(hasher.derive("outbox"), SEAL_LABEL),
             templates,
             frontend_urls: config.frontend_urls.clone(),
+            wake: Arc::default(),
         }
+    }
+
+    /// Tells the delivery worker that the outbox has something new (call after the engine
+    /// command that queued a message returned). Cheap, never blocks.
+    pub fn wake(&self) {
+        let mut queued = self.wake.queued.lock().unwrap_or_else(|e| e.into_inner());
+        *queued = true;
+        self.wake.ready.notify_all();
+    }
+
+    /// Waits until [`Mailer::wake`] was called since the last return, or `timeout` passed;
+    /// answers whether it was woken. For the delivery worker.
+    pub fn wait_for_mail(&self, timeout: std::time::Duration) -> bool {
+        let queued = self.wake.queued.lock().unwrap_or_else(|e| e.into_inner());
+        let (mut queued, _) = self
+            .wake
+            .ready
+            .wait_timeout_while(queued, timeout, |q| !*q)
+            .unwrap_or_else(|e| e.into_inner());
+        std::mem::replace(&mut *queued, false)
     }
 
     /// The frontend URL `name` (allauth's `HEADLESS_FRONTEND_URLS`) with `{key}` filled in, if

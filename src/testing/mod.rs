@@ -15,3 +15,18 @@ pub use crate::store::{FaultPlan, FaultyStore};
 pub use crate::token::cache::VerifiedCache;
 #[cfg(feature = "server")]
 pub use crate::web::ratelimit::{Key, Limit, RateLimiter, Reservation};
+
+/// The messages waiting in `engine`'s outbox, opened with the mailer of `secret_key`: what a
+/// test server "sent", codes and links included.
+#[cfg(feature = "server")]
+pub fn sent_mail(engine: &crate::engine::Engine, secret_key: &str) -> Vec<crate::mail::Rendered> {
+    let hasher = crate::crypto::SecretHasher::new(secret_key.as_bytes());
+    let config = crate::config::Config::default();
+    let templates = crate::mail::Templates::builtin(&config.site_name, &config.subject_prefix());
+    let mailer = crate::mail::Mailer::new(&config, &hasher, templates);
+    engine
+        .outbox()
+        .iter()
+        .filter_map(|mail| mailer.open(&mail.sealed))
+        .collect()
+}

@@ -15,10 +15,11 @@
 //!   (`false`).
 
 use std::hint::black_box;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 
-use argon2::password_hash::{self, PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{self, Output, ParamsString, PasswordHash, SaltString};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
+use subtle::ConstantTimeEq;
 
 use crate::crypto;
 use crate::engine::Engine;
@@ -101,11 +102,26 @@ fn hash_phc(password: &str) -> Result<String, PasswordError> {
     }
     let salt = SaltString::encode_b64(&crypto::random_bytes::<SALT_BYTES>())
         .map_err(PasswordError::Hashing)?;
-    let params = Params::new(M_COST_KIB, T_COST, P_COST, None)
+    let params = Params::new(M_COST_KIB, T_COST, P_COST, Some(OUTPUT_BYTES))
         .map_err(|e| PasswordError::Hashing(e.into()))?;
-    let hash = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password(password.as_bytes(), &salt)
+    let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+    let mut salt_buf = [0u8; 64];
+    let salt_bytes = salt
+        .as_salt()
+        .decode_b64(&mut salt_buf)
         .map_err(PasswordError::Hashing)?;
+    let mut out = [0u8; OUTPUT_BYTES];
+    with_blocks(params.block_count(), |blocks| {
+        argon.hash_password_into_with_memory(password.as_bytes(), salt_bytes, &mut out, blocks)
+    })
+    .map_err(|e| PasswordError::Hashing(e.into()))?;
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(&params).map_err(PasswordError::Hashing)?,
+        salt: Some(salt.as_salt()),
+        hash: Some(Output::new(&out).map_err(PasswordError::Hashing)?),
+    };
     Ok(hash.to_string())
 }
 
@@ -120,6 +136,9 @@ fn verify_phc(password: &str, phc: &str) -> bool {
     if hash.algorithm != Algorithm::Argon2id.ident() {
         return false;
     }
+    let (Some(salt), Some(expected)) = (hash.salt, hash.hash) else {
+        return false;
+    };
     let Ok(params) = Params::try_from(&hash) else {
         return false;
     };
@@ -129,10 +148,50 @@ fn verify_phc(password: &str, phc: &str) -> bool {
     {
         return false;
     }
-    // The verifier re-reads algorithm, version and parameters from `hash` itself.
-    Argon2::default()
-        .verify_password(password.as_bytes(), &hash)
-        .is_ok()
+    let Ok(version) = hash
+        .version
+        .map_or(Ok(Version::V0x13), Version::try_from)
+    else {
+        return false;
+    };
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt_bytes) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let argon = Argon2::new(Algorithm::Argon2id, version, params.clone());
+    let mut out = vec![0u8; expected.len()];
+    let computed = with_blocks(params.block_count(), |blocks| {
+        argon.hash_password_into_with_memory(password.as_bytes(), salt_bytes, &mut out, blocks)
+    });
+    computed.is_ok() && bool::from(out.as_slice().ct_eq(expected.as_bytes()))
+}
+
+/// argon2's working memory, reused: each hash or check borrows a buffer of at least the blocks
+/// it needs and gives it back. Allocating 19 MiB afresh per login made glibc keep the freed
+/// buffers (its mmap threshold rises to their size after the first free), so a login flood
+/// peaked at 1.4-1.8 GiB although only a few hashes ran at once; with reuse, memory is the
+/// buffers of the most hashes that ever ran at once (the password gate's slots).
+static BLOCKS: Mutex<Vec<Vec<Block>>> = Mutex::new(Vec::new());
+
+/// At most this many idle buffers are kept; more (callers beyond the gate, through the library)
+/// are freed after use.
+const MAX_IDLE_BUFFERS: usize = 16;
+
+/// Runs `f` with `count` argon2 blocks from the pool, wiped afterwards (they hold values
+/// derived from the password).
+fn with_blocks<R>(count: usize, f: impl FnOnce(&mut [Block]) -> R) -> R {
+    let taken = BLOCKS.lock().unwrap_or_else(|e| e.into_inner()).pop();
+    let mut blocks = taken.unwrap_or_default();
+    if blocks.len() < count {
+        blocks.resize(count, Block::new());
+    }
+    let result = f(&mut blocks[..count]);
+    blocks[..count].fill(Block::new());
+    let mut idle = BLOCKS.lock().unwrap_or_else(|e| e.into_inner());
+    if idle.len() < MAX_IDLE_BUFFERS {
+        idle.push(blocks);
+    }
+    result
 }
 
 /// Spends the same time as [`verify_password`] on a real account, and discards the result.
@@ -173,6 +232,9 @@ const P_COST: u32 = 1;
 /// Salt length in bytes (128 bits, as the PHC string format recommends).
 const SALT_BYTES: usize = 16;
 
+/// Hash output length in bytes (argon2's default).
+const OUTPUT_BYTES: usize = 32;
+
 /// Longest PHC string worth parsing; ours are 97 bytes. Keeps parsing cheap on junk input.
 const MAX_PHC_BYTES: usize = 512;
 
@@ -209,6 +271,7 @@ mod tests {
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
         let salts: Vec<String> = (0..2)
             .map(|_| {
+                use argon2::password_hash::PasswordHasher;
                 let salt = SaltString::encode_b64(&crypto::random_bytes::<SALT_BYTES>()).unwrap();
                 argon.hash_password(b"pw", &salt).unwrap().to_string()
             })
@@ -280,6 +343,27 @@ mod tests {
         let phc = dummy_phc().unwrap();
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         assert_eq!(phc.len(), real_hash().len());
+    }
+
+    /// Our hashes and the argon2 crate's own are the same PHC strings: hashes made before the
+    /// buffer pool (by `PasswordHasher`) still verify, and ours verify with `PasswordVerifier`.
+    #[test]
+    fn pooled_hashing_matches_the_argon2_crate() {
+        use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+        let params = Params::new(M_COST_KIB, T_COST, P_COST, None).unwrap();
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let salt = SaltString::encode_b64(&[7u8; SALT_BYTES]).unwrap();
+        let theirs = argon.hash_password(b"pw one", &salt).unwrap().to_string();
+        assert!(verify_phc("pw one", &theirs));
+        assert!(!verify_phc("pw two", &theirs));
+        let ours = real_hash();
+        let parsed = PasswordHash::new(ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse battery staple", &parsed)
+                .is_ok()
+        );
+        assert_eq!(ours.len(), theirs.len());
     }
 
     #[test]

@@ -148,10 +148,7 @@ fn verify_phc(password: &str, phc: &str) -> bool {
     {
         return false;
     }
-    let Ok(version) = hash
-        .version
-        .map_or(Ok(Version::V0x13), Version::try_from)
-    else {
+    let Ok(version) = hash.version.map_or(Ok(Version::V0x13), Version::try_from) else {
         return false;
     };
     let mut salt_buf = [0u8; 64];

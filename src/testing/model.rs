@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use crate::clock::{ManualClock, Timestamp};
 use crate::engine::{Engine, EngineConfig, RotateOutcome, SessionMeta, Successor};
-use crate::event::{Jti, PasswordHash, RevokeReason, SessionHash, UserId};
+use crate::event::{Jti, PasswordChange, PasswordHash, RevokeReason, SessionHash, UserId};
 use crate::state::State;
 use crate::store::{Durability, EventStore, MemStore, SledStore};
 
@@ -31,6 +31,11 @@ pub enum Op {
     LogOut(u8),
     /// User `n` revokes all their sessions.
     RevokeAll(u8),
+    /// User `n` changes their password from session `m` (modulo all sessions; kept only when it
+    /// is one of theirs): every other session of theirs ends, with its refresh tokens.
+    ChangePassword(u8, u8),
+    /// User `n`'s password is reset: every session of theirs ends.
+    ResetPassword(u8),
     /// The clock moves forward by this many milliseconds.
     Advance(u32),
     /// The engine is dropped and reopened from its store.
@@ -56,7 +61,7 @@ pub fn ops_from_bytes(data: &[u8]) -> Vec<Op> {
         .take(64)
         .map(|pair| {
             let (kind, arg) = (pair[0], pair.get(1).copied().unwrap_or(0));
-            match kind % 16 {
+            match kind % 18 {
                 0 => Op::SignUp,
                 1 | 2 => Op::LogIn(arg),
                 3..=5 => Op::Refresh(arg),
@@ -67,7 +72,9 @@ pub fn ops_from_bytes(data: &[u8]) -> Vec<Op> {
                 11 => Op::Advance(u32::from(arg) * 60_000),
                 12 => Op::Restart,
                 13 => Op::Snapshot,
-                _ => Op::Sweep,
+                14 | 15 => Op::Sweep,
+                16 => Op::ChangePassword(arg, arg.rotate_left(4)),
+                _ => Op::ResetPassword(arg),
             }
         })
         .collect()
@@ -290,6 +297,22 @@ impl Harness {
                     s.revoked = true;
                 }
             }
+            Op::ChangePassword(n, m) => {
+                if self.users.is_empty() || self.sessions.is_empty() {
+                    return;
+                }
+                let user = self.users[usize::from(n) % self.users.len()];
+                let i = usize::from(m) % self.sessions.len();
+                let keep = (self.sessions[i].user == user).then_some(i);
+                self.change_password(step, user, keep);
+            }
+            Op::ResetPassword(n) => {
+                if self.users.is_empty() {
+                    return;
+                }
+                let user = self.users[usize::from(n) % self.users.len()];
+                self.change_password(step, user, None);
+            }
             Op::Advance(ms) => self.clock.advance_millis(i64::from(ms)),
             Op::Restart => self.restart(step),
             Op::Snapshot => {
@@ -315,6 +338,32 @@ impl Harness {
                     refresh <= live,
                     "step {step}: {refresh} refresh tokens for {live} sessions"
                 );
+            }
+        }
+    }
+
+    /// A password change or reset for `user`, keeping session `keep`: the engine must end
+    /// exactly the user's other live sessions, in one write.
+    fn change_password(&mut self, step: usize, user: UserId, keep: Option<usize>) {
+        let expected = (0..self.sessions.len())
+            .filter(|&i| self.sessions[i].user == user && self.session_live(i) && Some(i) != keep)
+            .count();
+        let (change, kept) = match keep {
+            Some(i) => (PasswordChange::Changed, Some(self.sessions[i].hash)),
+            None => (PasswordChange::Reset, None),
+        };
+        let hash = PasswordHash::from_phc(format!("$argon2id$model${step}"));
+        let ended = self
+            .engine()
+            .change_password(user, hash, change, kept)
+            .unwrap_or_else(|e| panic!("step {step}: change password: {e}"));
+        assert_eq!(
+            ended, expected,
+            "step {step}: sessions a password change ends"
+        );
+        for (i, s) in self.sessions.iter_mut().enumerate() {
+            if s.user == user && Some(i) != keep {
+                s.revoked = true;
             }
         }
     }

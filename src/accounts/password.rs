@@ -22,7 +22,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 
 use crate::crypto;
 use crate::engine::Engine;
-use crate::event::PasswordHash as StoredHash;
+use crate::event::{PasswordHash as StoredHash, UserId};
 use crate::state::User;
 
 /// The longest password accepted, in bytes of UTF-8.
@@ -80,6 +80,18 @@ pub fn authenticate(engine: &Engine, email: &str, password: &str) -> Option<User
             verify_dummy(password);
             None
         }
+    }
+}
+
+// --- password change and reset ---
+
+/// Whether `password` is the current password of `user` (a password change checks it):
+/// `false` for a wrong one, an unknown user, or a user without a usable password, the last two
+/// without argon2 work (only the user's own session asks, so timing tells it nothing new).
+pub(crate) fn verify_user_password(engine: &Engine, user: UserId, password: &str) -> bool {
+    match engine.password_hash_of(user) {
+        Some(hash) if hash.is_usable() => verify_password(password, &hash),
+        _ => false,
     }
 }
 

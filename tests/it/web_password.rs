@@ -577,9 +577,10 @@ fn web_password_reset_key_works_once_under_concurrency() {
     assert_eq!(winners.len(), 1);
 }
 
-/// By code, an unknown address gets the same answer and the same limits as a known one: a
-/// pending flow whose every code is wrong, ended by the third attempt (GET or POST alike), and
-/// an "Unknown Account" mail instead of a code.
+/// By code, an unknown address gets the same answers and the same limits as a known one: a
+/// pending flow whose every code is wrong, ended by the third attempt (GET or POST alike), a
+/// weak password reported beside a wrong code, and an "Unknown Account" mail instead of a
+/// code. (allauth counts no GET attempt and validates no password for an unknown address.)
 #[test]
 fn web_password_reset_by_code_unknown_address_behaves_as_a_known_one() {
     let server = server(&[("ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED", "true")]);
@@ -598,9 +599,17 @@ fn web_password_reset_by_code_unknown_address_behaves_as_a_known_one() {
             None,
         );
         let first = wrong(get);
-        let second = wrong(reset(&server, &headers, "BBBB-BBBB", NEW_PASSWORD));
+        // A weak password is reported beside the wrong code, for either address.
+        let second = wrong(reset(&server, &headers, "BBBB-BBBB", "short"));
         let third = wrong(reset(&server, &headers, "BBBB-BBBB", NEW_PASSWORD));
         let after = reset(&server, &headers, "BBBB-BBBB", NEW_PASSWORD).status;
+        assert_eq!(
+            second,
+            codes(&[
+                ("incorrect_code", Some("key")),
+                ("password_too_short", Some("password"))
+            ])
+        );
         let mut pending = pending;
         pending["meta"]["session_token"] = json!("<token>");
         answers.push((pending, first, second, third, after));

@@ -13,7 +13,9 @@ use std::sync::Arc;
 
 use warp::http::StatusCode;
 
-use crate::accounts::{MAX_PASSWORD_BYTES, UserAttributes, hash_password, validate_password};
+use crate::accounts::{
+    MAX_PASSWORD_BYTES, UserAttributes, hash_password, username_base, validate_password,
+};
 use crate::crypto::random_bytes;
 use crate::engine::{CodeCheck, EngineError};
 use crate::event::{AuthMethod, FlowKind, KeyPurpose, PasswordChange, SecretDigest, SessionHash};
@@ -88,11 +90,10 @@ pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, 
             found
         }
     };
-    check_password(
-        input.password.as_deref(),
-        target.as_ref().map(|(_, user)| user),
-        &mut problems,
-    );
+    let whose = target
+        .as_ref()
+        .map(|(_, user)| (user.username.clone(), user.email.clone()));
+    check_password(input.password.as_deref(), whose.as_ref(), &mut problems);
     let (Some((digest, _)), Some(password), true) = (target, input.password, problems.is_empty())
     else {
         return Err(ApiError::Validation(problems));
@@ -139,20 +140,27 @@ async fn get_by_code(
     }
 }
 
-/// `POST` by code. As allauth's form: the password is validated whenever the flow has a user
-/// (right code or not), and a wrong or missing code counts as an attempt.
+/// `POST` by code. As allauth's form: the password is validated whatever the code (a right
+/// code with a weak password is not used up), and a wrong or missing code counts as an
+/// attempt.
+///
+/// The password of a flow for an address without an account is validated too, as if an
+/// account had that address (its username as sign-up would derive it). [ours]: allauth
+/// validates only for an account, so a weak password beside a wrong code tells the two apart.
 async fn post_by_code(app: &App, request: &Request) -> Result<ApiReply, ApiError> {
     let holder = flow_holder(app, request)?;
     let input = input::password_reset(&request.body)?;
-    let flow_user = app
+    let whose = app
         .engine
         .flow(&holder, FlowKind::PasswordResetByCode)
-        .and_then(|flow| flow.user)
-        .and_then(|id| app.engine.user(id));
+        .and_then(|flow| match flow.user.and_then(|id| app.engine.user(id)) {
+            Some(user) => Some((user.username, user.email)),
+            None => flow.email.map(|email| (username_base(&email), email)),
+        });
     let mut password_problems = Vec::new();
     check_password(
         input.password.as_deref(),
-        flow_user.as_ref(),
+        whose.as_ref(),
         &mut password_problems,
     );
     let mut problems = Vec::new();
@@ -311,13 +319,17 @@ fn key_user(app: &App, typed: &str) -> Option<(SecretDigest, User)> {
 }
 
 /// `password`'s problems: `required` when missing; the validators' (and the byte limit)
-/// only when whose password it is is known, as allauth's form validates.
-fn check_password(password: Option<&str>, user: Option<&User>, problems: &mut Vec<FieldError>) {
+/// only when `whose` password it is (username, e-mail) is known, as allauth's form validates.
+fn check_password(
+    password: Option<&str>,
+    whose: Option<&(String, String)>,
+    problems: &mut Vec<FieldError>,
+) {
     let Some(password) = password else {
         problems.push(errors::required("password"));
         return;
     };
-    let Some(user) = user else {
+    let Some((username, email)) = whose else {
         return;
     };
     if password.len() > MAX_PASSWORD_BYTES {
@@ -325,8 +337,8 @@ fn check_password(password: Option<&str>, user: Option<&User>, problems: &mut Ve
         return;
     }
     let attributes = UserAttributes {
-        username: Some(&user.username),
-        email: Some(&user.email),
+        username: Some(username),
+        email: Some(email),
         ..UserAttributes::default()
     };
     for problem in validate_password(password, &attributes) {

@@ -252,7 +252,8 @@ pub(crate) struct PasswordChangeInput {
 
 impl std::fmt::Debug for PasswordChangeInput {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordChangeInput").finish_non_exhaustive()
+        f.debug_struct("PasswordChangeInput")
+            .finish_non_exhaustive()
     }
 }
 

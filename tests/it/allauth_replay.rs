@@ -113,7 +113,10 @@ impl<'a> Replay<'a> {
             Value::String(String::from_utf8_lossy(&response.body).into_owned())
         });
         if let Err(e) = self.match_value(&expected["body"], &actual, "body") {
-            panic!("{context}: {e}\n expected {}\n actual   {actual}", expected["body"]);
+            panic!(
+                "{context}: {e}\n expected {}\n actual   {actual}",
+                expected["body"]
+            );
         }
         self.check_mails(&expected["emails"], &context);
         response
@@ -136,11 +139,7 @@ impl<'a> Replay<'a> {
         let body: Option<Vec<u8>> = if let Some(raw) = recorded.get("raw_body") {
             // The recorder sent invalid UTF-8 as the byte 0xFF and wrote it as U+FFFD.
             let raw = raw.as_str().unwrap().replace('\u{fffd}', "\u{0}");
-            Some(
-                raw.bytes()
-                    .map(|b| if b == 0 { 0xff } else { b })
-                    .collect(),
-            )
+            Some(raw.bytes().map(|b| if b == 0 { 0xff } else { b }).collect())
         } else {
             match recorded.get("body") {
                 None | Some(Value::Null) => None,
@@ -189,7 +188,9 @@ impl<'a> Replay<'a> {
                 .is_number()
                 .then_some(())
                 .ok_or_else(|| format!("{at}: {actual} is not a timestamp")),
-            (Value::String(e), _) if placeholder(e).is_some() => self.bind_or_compare(e, actual, at),
+            (Value::String(e), _) if placeholder(e).is_some() => {
+                self.bind_or_compare(e, actual, at)
+            }
             (Value::Object(e), Value::Object(a)) => {
                 let mut ek: Vec<&String> = e.keys().collect();
                 let mut ak: Vec<&String> = a.keys().collect();
@@ -265,12 +266,23 @@ impl<'a> Replay<'a> {
             recorded.iter().map(|m| &m["subject"]).collect::<Vec<_>>()
         );
         for (mail, expected) in ours.iter().zip(recorded) {
-            assert_eq!(Value::String(mail.to.clone()), expected["to"][0], "{context}");
-            assert_eq!(mail.subject, expected["subject"].as_str().unwrap(), "{context}");
+            assert_eq!(
+                Value::String(mail.to.clone()),
+                expected["to"][0],
+                "{context}"
+            );
+            assert_eq!(
+                mail.subject,
+                expected["subject"].as_str().unwrap(),
+                "{context}"
+            );
             let pattern = expected["body"].as_str().unwrap();
             // The recorder keeps the body without its final newline.
             if let Err(e) = self.match_text(pattern.trim_end(), mail.body.trim_end()) {
-                panic!("{context}: mail body: {e}\n expected {pattern:?}\n actual   {:?}", mail.body);
+                panic!(
+                    "{context}: mail body: {e}\n expected {pattern:?}\n actual   {:?}",
+                    mail.body
+                );
             }
         }
     }
@@ -319,8 +331,7 @@ fn placeholder(text: &str) -> Option<(String, Option<&str>)> {
     let mut parts = inner.splitn(3, ':');
     let kind = parts.next()?;
     let number = parts.next()?;
-    if !KINDS.contains(&kind) || number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit())
-    {
+    if !KINDS.contains(&kind) || number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
     Some((format!("<{kind}:{number}>"), parts.next()))

@@ -22,7 +22,11 @@ const PASSWORD: &str = "Correct-Horse-Battery-9";
 const NEW_PASSWORD: &str = "Another-Staple-Horse-7";
 
 /// The mails of this area, compared with the recorded ones.
-const MAILS: &[&str] = &["Password Reset Email", "Unknown Account", "Password Reset Code"];
+const MAILS: &[&str] = &[
+    "Password Reset Email",
+    "Unknown Account",
+    "Password Reset Code",
+];
 
 /// The three token modes.
 const MODES: [&[(&str, &str)]; 3] = [
@@ -70,7 +74,12 @@ fn gone(expected: &mut Value) {
 fn unusable_password_and_code_sessions(server: &TestServer, user: UserId, n: usize) -> Vec<String> {
     server
         .engine
-        .change_password(user, PasswordHash::unusable(), PasswordChange::Changed, None)
+        .change_password(
+            user,
+            PasswordHash::unusable(),
+            PasswordChange::Changed,
+            None,
+        )
         .unwrap();
     (0..n)
         .map(|_| {
@@ -143,7 +152,7 @@ fn web_password_reset_by_key_replays_allauth() {
     replay.run_range(24..=26);
     // #27 (`GET account/email`) is another area's endpoint: the address is still unverified.
     let jack = user_id(&replay, "<user_id:1>");
-    assert_eq!(server.engine.email_addresses(jack)[0].verified, false);
+    assert!(!server.engine.email_addresses(jack)[0].verified);
     replay.run(28);
 }
 
@@ -182,7 +191,7 @@ fn web_password_reset_by_code_replays_allauth() {
     replay.run_range(24..=31);
     // #32 (`GET account/email`) is another area's endpoint: the code verified the address.
     let kim = user_id(&replay, "<user_id:1>");
-    assert_eq!(server.engine.email_addresses(kim)[0].verified, true);
+    assert!(server.engine.email_addresses(kim)[0].verified);
 }
 
 #[test]
@@ -274,7 +283,13 @@ fn signup(server: &TestServer, email: &str) -> Value {
 }
 
 fn change(server: &TestServer, headers: &[(&str, &str)], body: Value) -> Response {
-    call(server, "POST", "account/password/change", headers, Some(body))
+    call(
+        server,
+        "POST",
+        "account/password/change",
+        headers,
+        Some(body),
+    )
 }
 
 fn reset_request(server: &TestServer, headers: &[(&str, &str)], email: &str) -> Response {
@@ -305,7 +320,11 @@ fn latest_reset_key(server: &TestServer) -> String {
         .find(|m| m.subject.ends_with("Password Reset Email"))
         .expect("a reset mail");
     let at = mail.body.find("/reset-password/").unwrap() + "/reset-password/".len();
-    mail.body[at..].split_whitespace().next().unwrap().to_owned()
+    mail.body[at..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned()
 }
 
 /// The code of the latest reset-code mail.
@@ -393,7 +412,12 @@ fn web_password_reset_ends_every_session_and_token() {
                 let holder = session_token(&pending);
                 assert!(pending["meta"].get("access_token").is_none());
                 let code = latest_reset_code(&server);
-                reset(&server, &[("X-Session-Token", &holder)], &code, NEW_PASSWORD)
+                reset(
+                    &server,
+                    &[("X-Session-Token", &holder)],
+                    &code,
+                    NEW_PASSWORD,
+                )
             } else {
                 reset_request(&server, &[], "bo@example.com").assert_envelope(200);
                 reset(&server, &[], &latest_reset_key(&server), NEW_PASSWORD)
@@ -418,7 +442,10 @@ fn web_password_reset_ends_every_session_and_token() {
                     }
                 }
             }
-            assert!(server.engine.user_sessions(UserId(1)).is_empty(), "{context}");
+            assert!(
+                server.engine.user_sessions(UserId(1)).is_empty(),
+                "{context}"
+            );
             login(&server, "bo@example.com", PASSWORD).assert_envelope(400);
             login(&server, "bo@example.com", NEW_PASSWORD).assert_envelope(200);
         }
@@ -443,12 +470,20 @@ fn web_password_login_on_reset_in_every_token_mode() {
                 let pending = reset_request(&server, &[], "cy@example.com").assert_envelope(401);
                 let holder = session_token(&pending);
                 let code = latest_reset_code(&server);
-                let r = reset(&server, &[("X-Session-Token", &holder)], &code, NEW_PASSWORD);
+                let r = reset(
+                    &server,
+                    &[("X-Session-Token", &holder)],
+                    &code,
+                    NEW_PASSWORD,
+                );
                 (r.assert_envelope(200), Some(holder))
             } else {
                 reset_request(&server, &[], "cy@example.com").assert_envelope(200);
                 let key = latest_reset_key(&server);
-                (reset(&server, &[], &key, NEW_PASSWORD).assert_envelope(200), None)
+                (
+                    reset(&server, &[], &key, NEW_PASSWORD).assert_envelope(200),
+                    None,
+                )
             };
             let context = format!("by_code {by_code}, mode {mode}");
             assert_eq!(body["meta"]["is_authenticated"], true, "{context}");
@@ -478,7 +513,10 @@ fn web_password_set_needs_a_recent_authentication() {
     let user = UserId(signed_up["data"]["user"]["id"].as_u64().unwrap());
     let token = unusable_password_and_code_sessions(&server, user, 1).remove(0);
     server.clock.advance_secs(301);
-    for body in [json!({"new_password": NEW_PASSWORD}), json!(["not", "an", "object"])] {
+    for body in [
+        json!({"new_password": NEW_PASSWORD}),
+        json!(["not", "an", "object"]),
+    ] {
         let r = change(&server, &[("X-Session-Token", &token)], body).assert_envelope(401);
         assert_eq!(r["meta"], json!({"is_authenticated": true}));
         // No usable password and no verified address: nothing to reauthenticate with.
@@ -568,8 +606,16 @@ fn web_password_reset_key_works_once_under_concurrency() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    assert_eq!(statuses.iter().filter(|s| **s == 401).count(), 1, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 3, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 400).count(),
+        3,
+        "{statuses:?}"
+    );
     let winners: Vec<_> = passwords
         .iter()
         .filter(|p| login(&server, "fay@example.com", p).status == 200)
@@ -595,7 +641,10 @@ fn web_password_reset_by_code_unknown_address_behaves_as_a_known_one() {
             &server,
             "GET",
             "auth/password/reset",
-            &[("X-Session-Token", &holder), ("X-Password-Reset-Key", "BBBB-BBBB")],
+            &[
+                ("X-Session-Token", &holder),
+                ("X-Password-Reset-Key", "BBBB-BBBB"),
+            ],
             None,
         );
         let first = wrong(get);
@@ -619,7 +668,10 @@ fn web_password_reset_by_code_unknown_address_behaves_as_a_known_one() {
     let subjects: Vec<String> = sent(&server).into_iter().map(|m| m.subject).collect();
     assert_eq!(
         subjects,
-        ["[example.com] Password Reset Code", "[example.com] Unknown Account"]
+        [
+            "[example.com] Password Reset Code",
+            "[example.com] Unknown Account"
+        ]
     );
 }
 

@@ -183,13 +183,7 @@ fn unknown_account(app: &App, email: &str) -> Vec<u8> {
     seal(app, Kind::UnknownAccount, email, None, link)
 }
 
-fn seal(
-    app: &App,
-    kind: Kind,
-    email: &str,
-    code: Option<&str>,
-    link: Option<String>,
-) -> Vec<u8> {
+fn seal(app: &App, kind: Kind, email: &str, code: Option<&str>, link: Option<String>) -> Vec<u8> {
     let context = Context {
         code: code.map(str::to_owned),
         link,

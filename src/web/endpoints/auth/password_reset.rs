@@ -66,10 +66,11 @@ pub(crate) async fn get(app: &Arc<App>, request: &Request) -> Result<ApiReply, A
 /// user, as allauth); by code, 409 without a flow in progress; 429 past
 /// `reset_password_from_key` (20/min per client address).
 pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
-    if !app
-        .limits
-        .hit(Limit::ResetPasswordFromKey, request.client, app.engine.now())
-    {
+    if !app.limits.hit(
+        Limit::ResetPasswordFromKey,
+        request.client,
+        app.engine.now(),
+    ) {
         return Err(ApiError::RateLimited);
     }
     if app.config.password_reset_by_code {
@@ -226,9 +227,7 @@ async fn finish(
     let strategy = Arc::clone(&app.strategy);
     let meta = request.session_meta(RESET_LOGIN_METHOD);
     let (user, issued) = blocking(move || {
-        let user = engine
-            .user(user)
-            .ok_or(EngineError::UnknownUser { user })?;
+        let user = engine.user(user).ok_or(EngineError::UnknownUser { user })?;
         let issued = strategy.create_session(&engine, &user, meta)?;
         if let Some(holder) = holder {
             for flow in engine.flows(&holder) {

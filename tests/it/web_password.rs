@@ -374,6 +374,17 @@ fn web_password_change_in_every_token_mode() {
         let new = tokens(&body);
         session_by_bearer(&server, &new.access).assert_envelope(200);
         refresh(&server, &new.refresh).assert_envelope(200);
+        // A change authenticated by the access token alone answers the same way.
+        let header = format!("Bearer {}", new.access);
+        let again = change(
+            &server,
+            &[("Authorization", &header)],
+            json!({"current_password": NEW_PASSWORD, "new_password": PASSWORD}),
+        )
+        .assert_envelope(200);
+        let newer = tokens(&again);
+        assert_gone(&session_by_token(&server, &new.session));
+        session_by_bearer(&server, &newer.access).assert_envelope(200);
         for old in [tokens(&first), tokens(&other)] {
             assert_eq!(
                 refresh(&server, &old.refresh).assert_envelope(400),

@@ -3,7 +3,7 @@
 
 pub(crate) mod email;
 pub(crate) mod password;
-mod pychar;
+pub(crate) mod pychar;
 pub(crate) mod validators;
 
 pub use email::{EmailError, MAX_EMAIL_CHARS, normalize_email, username_base};

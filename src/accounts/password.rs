@@ -23,7 +23,7 @@ use subtle::ConstantTimeEq;
 
 use crate::crypto;
 use crate::engine::Engine;
-use crate::event::PasswordHash as StoredHash;
+use crate::event::{PasswordHash as StoredHash, UserId};
 use crate::state::User;
 
 /// The longest password accepted, in bytes of UTF-8.
@@ -81,6 +81,18 @@ pub fn authenticate(engine: &Engine, email: &str, password: &str) -> Option<User
             verify_dummy(password);
             None
         }
+    }
+}
+
+// --- password change and reset ---
+
+/// Whether `password` is the current password of `user` (a password change checks it):
+/// `false` for a wrong one, an unknown user, or a user without a usable password, the last two
+/// without argon2 work (only the user's own session asks, so timing tells it nothing new).
+pub(crate) fn verify_user_password(engine: &Engine, user: UserId, password: &str) -> bool {
+    match engine.password_hash_of(user) {
+        Some(hash) if hash.is_usable() => verify_password(password, &hash),
+        _ => false,
     }
 }
 

@@ -7,8 +7,8 @@
 
 use crate::clock::Timestamp;
 use crate::engine::protocol::{
-    AddEmail, ChangePassword, CheckCode, Command, EndFlow, IssueKey, Mailed, Reauthenticate,
-    RemoveEmail, ResendCode, SetPrimaryEmail, SpendKey, StartFlow, VerifyEmail,
+    AddEmail, ChangePassword, CheckCode, Command, EndFlow, IssueKey, Mailed, QueueMail,
+    Reauthenticate, RemoveEmail, ResendCode, SetPrimaryEmail, SpendKey, StartFlow, VerifyEmail,
 };
 use crate::engine::types::{
     AddEmailOutcome, CodeCheck, EngineError, MAX_SEALED_MAIL_BYTES, MailOutcome, Misuse,
@@ -339,6 +339,25 @@ impl Engine {
     /// Storage errors.
     pub fn mailed(&self, mail: u64, outcome: MailOutcome) -> Result<(), EngineError> {
         self.call(Mailed { mail, outcome }, Command::Mailed)
+    }
+
+    // --- password change and reset ---
+
+    /// Queues `mail` (sealed) on its own, for a message no key or flow goes with (allauth's
+    /// "Unknown Account" answer to a password reset by link). Answers the message's id.
+    ///
+    /// # Errors
+    ///
+    /// [`Misuse`] for a message over [`MAX_SEALED_MAIL_BYTES`]; storage errors.
+    pub fn queue_mail(&self, mail: Vec<u8>) -> Result<u64, EngineError> {
+        check_mail(Some(&mail))?;
+        self.call(QueueMail { mail }, Command::QueueMail)
+    }
+
+    /// `user`'s password hash: for the password-verification path only
+    /// (`accounts::verify_user_password`).
+    pub(crate) fn password_hash_of(&self, user: UserId) -> Option<PasswordHash> {
+        self.read_state(|s| s.user(user).map(|a| a.password_hash().clone()))
     }
 }
 

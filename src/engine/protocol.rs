@@ -89,6 +89,9 @@ pub(super) enum Command {
     Reauthenticate(Call<Reauthenticate>),
     /// Record a delivery attempt's outcome.
     Mailed(Call<Mailed>),
+    // --- password change and reset ---
+    /// Queue a message that no key or flow goes with.
+    QueueMail(Call<QueueMail>),
 }
 
 /// A command and where its answer goes.
@@ -366,4 +369,15 @@ pub(super) struct Mailed {
 
 impl Request for Mailed {
     type Answer = ();
+}
+
+// --- password change and reset ---
+
+/// `QueueMail`: queue `mail` (sealed) on its own; answers the message's id.
+pub(super) struct QueueMail {
+    pub(super) mail: Vec<u8>,
+}
+
+impl Request for QueueMail {
+    type Answer = u64;
 }

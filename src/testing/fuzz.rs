@@ -228,6 +228,10 @@ pub fn http_body(data: &[u8]) {
         input::credentials(data).err(),
         input::refresh_token(data).err(),
         input::session_ids(data).err(),
+        // --- password change and reset ---
+        input::password_change(data).err(),
+        input::password_reset_request(data).err(),
+        input::password_reset(data).err(),
     ];
     for error in rejections.into_iter().flatten() {
         let reply = error.reply();

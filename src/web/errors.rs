@@ -356,6 +356,48 @@ pub(crate) fn invalid_session_pk(text: &str) -> FieldError {
     )
 }
 
+// --- password change and reset ---
+
+/// `account/password/change` with a `current_password` that is not the user's (or any, for a
+/// user without a usable password).
+pub(crate) fn enter_current_password() -> FieldError {
+    field(
+        "current_password",
+        "enter_current_password",
+        "Please type your current password.",
+    )
+}
+
+/// A password validator's failure on `new_password` (`account/password/change`).
+pub(crate) fn new_password(problem: &PasswordProblem) -> FieldError {
+    FieldError {
+        param: Some("new_password"),
+        ..password(problem)
+    }
+}
+
+/// A `new_password` over the byte limit hashing takes. [ours]: allauth has no such limit.
+pub(crate) fn new_password_too_long(max_bytes: usize) -> FieldError {
+    FieldError {
+        param: Some("new_password"),
+        ..password_too_long(max_bytes)
+    }
+}
+
+/// A password reset link key that is unknown, used, expired or voided by a password change.
+pub(crate) fn invalid_password_reset() -> FieldError {
+    field(
+        "key",
+        "invalid_password_reset",
+        "The password reset token was invalid.",
+    )
+}
+
+/// A wrong password reset code (`key`).
+pub(crate) fn incorrect_reset_code() -> FieldError {
+    field("key", "incorrect_code", "Incorrect code.")
+}
+
 /// Turns any warp rejection that escaped the facade into an envelope, never warp's text.
 ///
 /// The facade's own filter does not reject, so this is a safety net; it uses the system clock

@@ -236,6 +236,172 @@ fn string_field(
     }
 }
 
+// --- password change and reset ---
+
+/// `{current_password, new_password}` of `account/password/change`, each as Django's
+/// `CharField` cleans it ([`form_text`]): `None` when missing or empty. Whether a missing one
+/// is an error depends on the user (`current_password` is optional without a usable password),
+/// so the endpoint decides.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct PasswordChangeInput {
+    /// The current password; never logged.
+    pub(crate) current_password: Option<String>,
+    /// The new password; never logged.
+    pub(crate) new_password: Option<String>,
+}
+
+impl std::fmt::Debug for PasswordChangeInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordChangeInput")
+            .finish_non_exhaustive()
+    }
+}
+
+/// Parses `{current_password, new_password}`.
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBody`] for a body that is not a JSON object.
+pub(crate) fn password_change(body: &[u8]) -> Result<PasswordChangeInput, ApiError> {
+    let object = object_or_empty(body)?;
+    Ok(PasswordChangeInput {
+        current_password: form_text(&object, "current_password"),
+        new_password: form_text(&object, "new_password"),
+    })
+}
+
+/// Parses `{email}` of `auth/password/request` into the normalized address.
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBody`] for a body that is not a JSON object; `required`/`email` when it
+/// is missing or empty, `invalid`/`email` when it is not an address (any JSON value is read as
+/// Python's `str()` of it first, as Django's `EmailField` does, so `123` is `invalid`).
+pub(crate) fn password_reset_request(body: &[u8]) -> Result<String, ApiError> {
+    let object = object_or_empty(body)?;
+    let Some(email) = form_text(&object, "email") else {
+        return Err(ApiError::Validation(vec![errors::required("email")]));
+    };
+    crate::accounts::normalize_email(&email)
+        .map_err(|e| ApiError::Validation(vec![errors::email(&e)]))
+}
+
+/// `{key, password}` of `POST auth/password/reset`, each as Django's `CharField` cleans it
+/// ([`form_text`]): `None` when missing or empty.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) struct PasswordResetInput {
+    /// The link key, or the code in reset-by-code mode; never logged.
+    pub(crate) key: Option<String>,
+    /// The new password; never logged.
+    pub(crate) password: Option<String>,
+}
+
+impl std::fmt::Debug for PasswordResetInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordResetInput").finish_non_exhaustive()
+    }
+}
+
+/// Parses `{key, password}`.
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBody`] for a body that is not a JSON object.
+pub(crate) fn password_reset(body: &[u8]) -> Result<PasswordResetInput, ApiError> {
+    let object = object_or_empty(body)?;
+    Ok(PasswordResetInput {
+        key: form_text(&object, "key"),
+        password: form_text(&object, "password"),
+    })
+}
+
+/// The body as a JSON object, an empty body as `{}` (allauth reads an empty body so).
+fn object_or_empty(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.is_empty() {
+        return Ok(Map::new());
+    }
+    object(body)
+}
+
+/// Field `name` as Django's `forms.CharField` cleans it (allauth's headless inputs are plain
+/// `CharField`s, `strip=True`): `None`, `""`, `[]` and `{}` are empty; anything else becomes
+/// Python's `str()` of it (`12345678` is `"12345678"`, `true` is `"True"`, `["x"]` is
+/// `"['x']"`), stripped of surrounding whitespace; empty after that is `None` too.
+fn form_text(object: &Map<String, Value>, name: &str) -> Option<String> {
+    let text = match object.get(name)? {
+        Value::Null => return None,
+        Value::String(s) => crate::accounts::pychar::strip(s).to_owned(),
+        Value::Array(a) if a.is_empty() => return None,
+        Value::Object(o) if o.is_empty() => return None,
+        other => crate::accounts::pychar::strip(&python_text(other)).to_owned(),
+    };
+    (!text.is_empty()).then_some(text)
+}
+
+/// Python's `str()` of a JSON value: strings as they are, containers as their `repr`.
+fn python_text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => python_repr(other),
+    }
+}
+
+/// Python's `repr()` of a JSON value as `json.loads` gives it.
+fn python_repr(value: &Value) -> String {
+    match value {
+        Value::String(s) => python_repr_str(s),
+        Value::Array(items) => {
+            let items: Vec<String> = items.iter().map(python_repr).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Value::Object(map) => {
+            let items: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{}: {}", python_repr_str(k), python_repr(v)))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        scalar => python_str(scalar),
+    }
+}
+
+/// Python's `repr()` of a string: single quotes unless it holds `'` and no `"`, backslash
+/// escapes for the quote, backslash and control characters.
+fn python_repr_str(s: &str) -> String {
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push(quote);
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c if c.is_control() => {
+                let n = u32::from(c);
+                if n < 0x100 {
+                    out.push_str(&format!("\\x{n:02x}"));
+                } else if n < 0x1_0000 {
+                    out.push_str(&format!("\\u{n:04x}"));
+                } else {
+                    out.push_str(&format!("\\U{n:08x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -418,6 +584,72 @@ mod tests {
             (0.1, "0.1"),
         ] {
             assert_eq!(python_float(x), want, "{x}");
+        }
+    }
+
+    // --- password change and reset ---
+
+    #[test]
+    fn form_text_reads_values_as_django_char_fields() {
+        let body = br#"{"a": "  pw  ", "b": 12345678, "c": ["x"], "d": true, "e": [], "f": {},
+            "g": null, "h": "   ", "i": {"k": [1, "it's", null]}, "j": 1.5}"#;
+        let object = object(body).unwrap();
+        let read = |name| form_text(&object, name);
+        assert_eq!(read("a").as_deref(), Some("pw"));
+        assert_eq!(read("b").as_deref(), Some("12345678"));
+        assert_eq!(read("c").as_deref(), Some("['x']"));
+        assert_eq!(read("d").as_deref(), Some("True"));
+        assert_eq!(read("i").as_deref(), Some(r#"{'k': [1, "it's", None]}"#));
+        assert_eq!(read("j").as_deref(), Some("1.5"));
+        for empty in ["e", "f", "g", "h", "missing"] {
+            assert_eq!(read(empty), None, "{empty}");
+        }
+    }
+
+    #[test]
+    fn password_bodies_parse_and_hide_their_secrets() {
+        let change = password_change(br#"{"current_password": "old", "new_password": 7}"#).unwrap();
+        assert_eq!(change.current_password.as_deref(), Some("old"));
+        assert_eq!(change.new_password.as_deref(), Some("7"));
+        assert!(!format!("{change:?}").contains("old"));
+        let reset = password_reset(b"").unwrap();
+        assert_eq!((reset.key, reset.password), (None, None));
+        let reset = password_reset(br#"{"key": "k3y", "password": "s3cret"}"#).unwrap();
+        assert!(!format!("{reset:?}").contains("k3y"));
+        assert!(!format!("{reset:?}").contains("s3cret"));
+        for body in [&b"[]"[..], b"null", b"\"x\"", b"{", b"email=a"] {
+            assert!(matches!(password_change(body), Err(ApiError::InvalidBody)));
+            assert!(matches!(password_reset(body), Err(ApiError::InvalidBody)));
+            assert!(matches!(
+                password_reset_request(body),
+                Err(ApiError::InvalidBody)
+            ));
+        }
+    }
+
+    #[test]
+    fn reset_request_email_rules() {
+        assert_eq!(
+            password_reset_request(br#"{"email": "  Ann@Example.COM "}"#).unwrap(),
+            "ann@example.com"
+        );
+        for (body, code) in [
+            (&br#"{}"#[..], "required"),
+            (b"", "required"),
+            (br#"{"email": null}"#, "required"),
+            (br#"{"email": ""}"#, "required"),
+            (br#"{"email": 123}"#, "invalid"),
+            (br#"{"email": true}"#, "invalid"),
+            (br#"{"email": ["a@b.co"]}"#, "invalid"),
+            (br#"{"email": {"a": 1}}"#, "invalid"),
+            (br#"{"email": "not-an-email"}"#, "invalid"),
+        ] {
+            assert_eq!(
+                codes(password_reset_request(body).unwrap_err()),
+                [(code, Some("email"))],
+                "{}",
+                String::from_utf8_lossy(body)
+            );
         }
     }
 }

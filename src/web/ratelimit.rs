@@ -50,6 +50,15 @@ pub enum Limit {
     Signup,
     /// `refresh`: 60/min per address (hallpass's own).
     Refresh,
+    // --- password change and reset ---
+    /// `change_password`: 5/min per user.
+    ChangePassword,
+    /// `reset_password` per address: 20/min.
+    ResetPasswordIp,
+    /// `reset_password` per e-mail: 5/min.
+    ResetPasswordEmail,
+    /// `reset_password_from_key`: 20/min per address, for `POST auth/password/reset` only.
+    ResetPasswordFromKey,
 }
 
 impl Limit {
@@ -61,6 +70,11 @@ impl Limit {
             Limit::LoginFailedEmail => (5, 300),
             Limit::Signup => (20, 60),
             Limit::Refresh => (60, 60),
+            // --- password change and reset ---
+            Limit::ChangePassword => (5, 60),
+            Limit::ResetPasswordIp => (20, 60),
+            Limit::ResetPasswordEmail => (5, 60),
+            Limit::ResetPasswordFromKey => (20, 60),
         }
     }
 }

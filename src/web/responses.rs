@@ -217,10 +217,6 @@ impl AuthState {
     }
 
     /// With the token of the anonymous session this response began.
-    #[expect(
-        dead_code,
-        reason = "the account endpoints use it; remove this when they land"
-    )]
     pub(crate) fn with_session_token(self, token: &str) -> AuthState {
         AuthState {
             session_token: Some(token.to_owned()),
@@ -300,6 +296,23 @@ pub(crate) struct AccountConfig {
     pub(crate) password_reset_by_code_enabled: bool,
     /// Always `email`.
     pub(crate) authentication_method: &'static str,
+}
+
+// --- password change and reset ---
+
+/// `GET auth/password/reset`'s `data`: whose password the key or code resets.
+#[derive(Debug, Serialize)]
+pub(crate) struct PasswordResetKeyBody<'a> {
+    user: UserBody<'a>,
+}
+
+impl<'a> PasswordResetKeyBody<'a> {
+    /// The body for `user`.
+    pub(crate) fn new(user: &'a User) -> PasswordResetKeyBody<'a> {
+        PasswordResetKeyBody {
+            user: UserBody::new(user),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,14 @@ pub(crate) enum Route {
     Sessions,
     /// `POST {API_ROOT}/tokens/refresh`.
     Refresh,
+    // --- password change and reset ---
+    /// `POST {API_ROOT}/account/password/change`.
+    PasswordChange,
+    /// `POST {API_ROOT}/auth/password/request`.
+    PasswordRequest,
+    /// `GET` (check the key or code) and `POST` (set the password)
+    /// `{API_ROOT}/auth/password/reset`.
+    PasswordReset,
     /// `GET /.well-known/jwks.json`.
     Jwks,
     /// `GET /metrics`.
@@ -45,6 +53,10 @@ impl Route {
                 "/auth/session" => Some(Route::Session),
                 "/auth/sessions" => Some(Route::Sessions),
                 "/tokens/refresh" => Some(Route::Refresh),
+                // --- password change and reset ---
+                "/account/password/change" => Some(Route::PasswordChange),
+                "/auth/password/request" => Some(Route::PasswordRequest),
+                "/auth/password/reset" => Some(Route::PasswordReset),
                 _ => None,
             };
         }
@@ -65,6 +77,9 @@ impl Route {
             }
             Route::Signup | Route::Login | Route::Refresh => method == Method::POST,
             Route::Session | Route::Sessions => method == Method::GET || method == Method::DELETE,
+            // --- password change and reset ---
+            Route::PasswordChange | Route::PasswordRequest => method == Method::POST,
+            Route::PasswordReset => method == Method::GET || method == Method::POST,
         }
     }
 
@@ -81,6 +96,10 @@ impl Route {
             Route::Metrics => "metrics",
             Route::Healthz => "healthz",
             Route::Readyz => "readyz",
+            // --- password change and reset ---
+            Route::PasswordChange => "account/password/change",
+            Route::PasswordRequest => "auth/password/request",
+            Route::PasswordReset => "auth/password/reset",
         }
     }
 }

@@ -381,3 +381,50 @@ fn oversized_inputs_are_refused_before_the_writer() {
             .is_err()
     );
 }
+
+// --- password change and reset ---
+
+/// `queue_mail` (the "Unknown Account" answer to a reset by link, which no key or flow goes
+/// with) numbers its message in line with the others, in one batch or across several,
+/// survives a reopen, and refuses an oversized message before the writer.
+#[test]
+fn a_message_queued_on_its_own_is_durable_and_numbered_in_line() {
+    let (engine, store, clock) = mem_engine(EngineConfig::default());
+    let ann = user(&engine, 1);
+    let first = engine.queue_mail(b"unknown account".to_vec()).unwrap();
+    let second = engine
+        .issue_key(
+            digest(1),
+            KeyPurpose::ResetPassword,
+            ann,
+            "user1@example.com",
+            60_000,
+            Some(b"reset link".to_vec()),
+        )
+        .unwrap()
+        .unwrap();
+    assert_eq!(second, first + 1);
+    // Concurrent ones share batches and still get distinct ids.
+    let barrier = Arc::new(Barrier::new(8));
+    let mut ids: Vec<u64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8u8)
+            .map(|i| {
+                let (engine, barrier) = (engine.clone(), Arc::clone(&barrier));
+                scope.spawn(move || {
+                    barrier.wait();
+                    engine.queue_mail(vec![i]).unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    ids.sort_unstable();
+    assert_eq!(ids, ((second + 1)..=(second + 8)).collect::<Vec<_>>());
+    let huge = vec![0u8; hallpass::MAX_SEALED_MAIL_BYTES + 1];
+    assert!(engine.queue_mail(huge).is_err());
+    drop(engine);
+    let (engine, _) = open(store, &clock, EngineConfig::default());
+    let waiting = engine.outbox();
+    assert_eq!(waiting.len(), 10);
+    assert_eq!(waiting[0].sealed, b"unknown account");
+}

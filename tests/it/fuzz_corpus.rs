@@ -151,6 +151,22 @@ fn write_seeds() {
         br#"{"email": 1, "password": null, "sessions": "x"}"#,
     );
     write("http_body", "not_json", b"\xff\xfe{");
+    // --- password change and reset ---
+    write(
+        "http_body",
+        "password_change",
+        br#"{"current_password": "old horse", "new_password": ["x", {"y": null}]}"#,
+    );
+    write(
+        "http_body",
+        "password_request",
+        br#"{"email": "  Ann@Example.COM  ", "extra": 1}"#,
+    );
+    write(
+        "http_body",
+        "password_reset",
+        br#"{"key": 5, "password": "it's \u0000 \"quoted\" \\ \u2028"}"#,
+    );
     // Two bytes per op: sign up, log in, refresh, concurrent refresh, advance, restart, reuse.
     write(
         "engine_ops",

@@ -7,6 +7,8 @@
 
 mod util;
 mod web_util;
+// --- password change and reset ---
+mod allauth_replay;
 
 mod accounts;
 mod bounds;
@@ -24,6 +26,7 @@ mod web;
 mod web_auth;
 mod web_jwt;
 mod web_login_limits;
+mod web_password;
 mod web_password_gate;
 mod web_proxy;
 mod web_refresh_race;

@@ -142,6 +142,7 @@ pub(super) fn plan(command: Command, cx: &mut Context<'_>) -> (Vec<Event>, Box<d
         Command::EndFlow(call) => planned(call, cx),
         Command::Reauthenticate(call) => planned(call, cx),
         Command::Mailed(call) => planned(call, cx),
+        Command::QueueMail(call) => planned(call, cx),
     }
 }
 

@@ -8,6 +8,9 @@
 //! | `GET`, `DELETE auth/session`        | `auth/session.rs`      |
 //! | `GET`, `DELETE auth/sessions`       | `auth/sessions.rs`     |
 //! | `POST tokens/refresh`               | `tokens/refresh.rs`    |
+//! | `POST account/password/change`      | `account/password_change.rs` |
+//! | `POST auth/password/request`        | `auth/password_request.rs`   |
+//! | `GET`, `POST auth/password/reset`   | `auth/password_reset.rs`     |
 //! | `GET /.well-known/jwks.json`        | `well_known.rs`        |
 //! | `GET /metrics`                      | `metrics.rs`           |
 //! | `GET /healthz`, `GET /readyz`       | `health.rs`            |
@@ -17,6 +20,7 @@
 //! several endpoints live in `common.rs`; wire error text only in `web/errors.rs`; response
 //! bodies in `web/responses.rs`.
 
+mod account;
 mod auth;
 mod common;
 mod config;
@@ -51,5 +55,12 @@ pub(crate) async fn dispatch(app: &Arc<App>, request: Request) -> Result<ApiRepl
         Route::Metrics => Ok(metrics::get(app)),
         Route::Healthz => Ok(health::healthz()),
         Route::Readyz => health::readyz(app).await,
+        // --- password change and reset ---
+        Route::PasswordChange => account::password_change::post(app, &request).await,
+        Route::PasswordRequest => auth::password_request::post(app, &request).await,
+        Route::PasswordReset if request.method == Method::GET => {
+            auth::password_reset::get(app, &request).await
+        }
+        Route::PasswordReset => auth::password_reset::post(app, &request).await,
     }
 }

@@ -3,8 +3,8 @@
 //! batch's time in; events and an answer out.
 
 use crate::engine::protocol::{
-    AddEmail, ChangePassword, CheckCode, EndFlow, IssueKey, Mailed, Reauthenticate, RemoveEmail,
-    ResendCode, SetPrimaryEmail, SpendKey, StartFlow, VerifyEmail,
+    AddEmail, ChangePassword, CheckCode, EndFlow, IssueKey, Mailed, QueueMail, Reauthenticate,
+    RemoveEmail, ResendCode, SetPrimaryEmail, SpendKey, StartFlow, VerifyEmail,
 };
 use crate::engine::types::EngineError;
 use crate::engine::types::{
@@ -353,5 +353,16 @@ impl Plan for Mailed {
             }
         };
         (vec![event], Ok(()))
+    }
+}
+
+// --- password change and reset ---
+
+impl Plan for QueueMail {
+    fn plan(self, cx: &mut Context<'_>) -> (Vec<Event>, Result<u64, EngineError>) {
+        let mail = cx.state.next_mail_id() + cx.overlay.mails;
+        cx.overlay.mails += 1;
+        let sealed = self.mail;
+        (vec![Event::MailQueued { mail, sealed }], Ok(mail))
     }
 }

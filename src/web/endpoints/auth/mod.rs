@@ -4,3 +4,6 @@ pub(super) mod login;
 pub(super) mod session;
 pub(super) mod sessions;
 pub(super) mod signup;
+// --- password change and reset ---
+pub(super) mod password_request;
+pub(super) mod password_reset;

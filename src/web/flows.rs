@@ -110,22 +110,23 @@ pub(crate) fn anonymous(offered: Offered, pending: Pending) -> Vec<FlowBody> {
 }
 
 /// The flows of an authenticated 401 that asks for reauthentication, as allauth's
-/// `get_reauthentication_flows` with its default `ACCOUNT_REAUTHENTICATION_METHODS` (password
-/// and code): `reauthenticate` when the user has a usable password, `reauthenticate_by_code`
-/// to their verified addresses (sorted) when they have any.
+/// `get_reauthentication_flows`, each only when `ACCOUNT_REAUTHENTICATION_METHODS` allows its
+/// method: `reauthenticate` when the user has a usable password, `reauthenticate_by_code` to
+/// their verified addresses (sorted) when they have any.
 pub(crate) fn reauthentication(
     config: &Config,
     has_usable_password: bool,
     addresses: &[EmailAddress],
     pending: Pending,
 ) -> Vec<FlowBody> {
+    let methods = config.reauthentication_methods;
     let mut flows = Vec::new();
-    if has_usable_password {
+    if has_usable_password && methods.password {
         flows.push(FlowBody::plain("reauthenticate"));
     }
     let mut recipients: Vec<Recipient> = addresses
         .iter()
-        .filter(|a| a.verified)
+        .filter(|a| a.verified && methods.code)
         .map(|a| Recipient {
             email: a.email.clone(),
         })

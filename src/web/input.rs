@@ -8,6 +8,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::accounts::normalize_email;
 use crate::web::errors::{self, ApiError};
 use crate::web::reply::FieldError;
 
@@ -119,6 +120,112 @@ pub(crate) fn session_ids(body: &[u8]) -> Result<Vec<u64>, ApiError> {
         .collect::<Result<_, _>>()
         .map_err(|e| ApiError::Validation(vec![e]))
 }
+
+// --- login by code and reauthentication ---
+
+/// Parses `{email}` of `auth/code/request` into the normalized address.
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBody`] for a body that is neither empty nor a JSON object;
+/// `required`/`email` when the address is missing or empty, `invalid`/`email` when it is not an address (a number, a list
+/// or an object is read as its text, as Django's `EmailField` reads it, and is never one).
+pub(crate) fn login_code_email(body: &[u8]) -> Result<String, ApiError> {
+    let object = form_object(body)?;
+    let Some(email) = form_text(object.get("email"), true) else {
+        return Err(ApiError::Validation(vec![errors::required("email")]));
+    };
+    normalize_email(&email).map_err(|e| ApiError::Validation(vec![errors::email(&e)]))
+}
+
+/// Parses `{code}` of the code confirmations: the code as typed, `None` when it is missing or
+/// empty (the caller answers `required`, which still counts as an attempt, as allauth's).
+/// A number is read as its text, as Django's `CharField` reads it.
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBody`] for a body that is neither empty nor a JSON object.
+pub(crate) fn typed_code(body: &[u8]) -> Result<Option<String>, ApiError> {
+    let object = form_object(body)?;
+    Ok(form_text(object.get("code"), true))
+}
+
+/// Parses `{password}` of `auth/reauthenticate`, as typed (not stripped, as Django's
+/// `PasswordField`).
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBody`] for a body that is neither empty nor a JSON object;
+/// `required`/`password` when
+/// it is missing or empty.
+pub(crate) fn reauthentication_password(body: &[u8]) -> Result<String, ApiError> {
+    let object = form_object(body)?;
+    form_text(object.get("password"), false)
+        .ok_or_else(|| ApiError::Validation(vec![errors::required("password")]))
+}
+
+/// Where `auth/reauthenticate/code/request` asks a code to be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CodeRecipient {
+    /// An e-mail address, normalized (whether it is one of the user's is the caller's check).
+    Email(String),
+    /// A phone number: hallpass keeps none, so it is never one of the user's.
+    Phone,
+}
+
+/// Parses `{email}` or `{phone}` of `auth/reauthenticate/code/request`, in the order of
+/// allauth's `RequestReauthenticationCodeInput`: an address that is not one (`invalid`/`email`)
+/// first, then neither field (`required` without `param`), then both (`select_only_one`
+/// without `param`).
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBody`] for a body that is neither empty nor a JSON object;
+/// [`ApiError::Validation`] as above.
+pub(crate) fn reauthentication_code_recipient(body: &[u8]) -> Result<CodeRecipient, ApiError> {
+    let object = form_object(body)?;
+    let email = form_text(object.get("email"), true)
+        .map(|email| normalize_email(&email))
+        .transpose()
+        .map_err(|e| ApiError::Validation(vec![errors::email(&e)]))?;
+    let phone = form_text(object.get("phone"), true);
+    match (email, phone) {
+        (None, None) => Err(ApiError::Validation(vec![errors::required_one_of()])),
+        (Some(_), Some(_)) => Err(ApiError::Validation(vec![errors::select_only_one()])),
+        (Some(email), None) => Ok(CodeRecipient::Email(email)),
+        (None, Some(_)) => Ok(CodeRecipient::Phone),
+    }
+}
+
+/// The body as allauth's `RESTView` reads it: an empty body is `{}`, anything else must be a
+/// JSON object.
+fn form_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.is_empty() {
+        return Ok(Map::new());
+    }
+    object(body)
+}
+
+/// A form field's value as Django's `CharField` reads a JSON value: `None` for what Django
+/// counts as empty (missing, `null`, `""`, `[]`, `{}`, and with `strip` only whitespace), else
+/// the value's text (`str()` of it in Python for a number or a boolean; a non-empty list or
+/// object as its JSON text, which no code, address or password this reads can be).
+fn form_text(value: Option<&Value>, strip: bool) -> Option<String> {
+    let text = match value? {
+        Value::Null => return None,
+        Value::Array(items) if items.is_empty() => return None,
+        Value::Object(members) if members.is_empty() => return None,
+        Value::String(s) => s.clone(),
+        other @ (Value::Bool(_) | Value::Number(_)) => python_str(other),
+        other => other.to_string(),
+    };
+    // Python's `str.strip()`; `trim` differs only on a few control characters, which no
+    // code or address holds anyway.
+    let text = if strip { text.trim().to_owned() } else { text };
+    (!text.is_empty()).then_some(text)
+}
+
+// --- end login by code and reauthentication ---
 
 /// Python's truth value of a JSON scalar (`not value` in Django's `required` check).
 fn is_falsy(value: &Value) -> bool {

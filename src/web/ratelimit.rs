@@ -50,6 +50,14 @@ pub enum Limit {
     Signup,
     /// `refresh`: 60/min per address (hallpass's own).
     Refresh,
+    // --- login by code and reauthentication ---
+    /// `request_login_code` per address: 20/min.
+    RequestLoginCodeIp,
+    /// `request_login_code` per e-mail (the address a code is asked for): 3/min.
+    RequestLoginCodeEmail,
+    /// `reauthenticate`: 10/min per user (every request to the reauthentication endpoints that
+    /// ask for a password or a code).
+    Reauthenticate,
 }
 
 impl Limit {
@@ -61,6 +69,9 @@ impl Limit {
             Limit::LoginFailedEmail => (5, 300),
             Limit::Signup => (20, 60),
             Limit::Refresh => (60, 60),
+            Limit::RequestLoginCodeIp => (20, 60),
+            Limit::RequestLoginCodeEmail => (3, 60),
+            Limit::Reauthenticate => (10, 60),
         }
     }
 }

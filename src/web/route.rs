@@ -24,6 +24,22 @@ pub(crate) enum Route {
     Sessions,
     /// `POST {API_ROOT}/tokens/refresh`.
     Refresh,
+    // --- login by code and reauthentication ---
+    /// `POST {API_ROOT}/auth/code/request` (only with `ACCOUNT_LOGIN_BY_CODE_ENABLED`).
+    LoginCodeRequest,
+    /// `POST {API_ROOT}/auth/code/confirm`.
+    LoginCodeConfirm,
+    /// `POST {API_ROOT}/auth/code/resend` (only with `ACCOUNT_LOGIN_BY_CODE_ENABLED`).
+    LoginCodeResend,
+    /// `POST {API_ROOT}/auth/reauthenticate`.
+    Reauthenticate,
+    /// `POST {API_ROOT}/auth/reauthenticate/code/request`.
+    ReauthenticationCodeRequest,
+    /// `POST {API_ROOT}/auth/reauthenticate/code/confirm`.
+    ReauthenticationCodeConfirm,
+    /// `POST {API_ROOT}/auth/reauthenticate/code/resend`.
+    ReauthenticationCodeResend,
+    // --- end login by code and reauthentication ---
     /// `GET /.well-known/jwks.json`.
     Jwks,
     /// `GET /metrics`.
@@ -45,6 +61,14 @@ impl Route {
                 "/auth/session" => Some(Route::Session),
                 "/auth/sessions" => Some(Route::Sessions),
                 "/tokens/refresh" => Some(Route::Refresh),
+                // --- login by code and reauthentication ---
+                "/auth/code/request" => Some(Route::LoginCodeRequest),
+                "/auth/code/confirm" => Some(Route::LoginCodeConfirm),
+                "/auth/code/resend" => Some(Route::LoginCodeResend),
+                "/auth/reauthenticate" => Some(Route::Reauthenticate),
+                "/auth/reauthenticate/code/request" => Some(Route::ReauthenticationCodeRequest),
+                "/auth/reauthenticate/code/confirm" => Some(Route::ReauthenticationCodeConfirm),
+                "/auth/reauthenticate/code/resend" => Some(Route::ReauthenticationCodeResend),
                 _ => None,
             };
         }
@@ -57,6 +81,13 @@ impl Route {
         }
     }
 
+    /// Whether the route exists only with `ACCOUNT_LOGIN_BY_CODE_ENABLED`: allauth mounts
+    /// `auth/code/request` and `auth/code/resend` only then (404 otherwise), but
+    /// `auth/code/confirm` always (409 without a pending code).
+    pub(crate) fn needs_login_by_code(self) -> bool {
+        matches!(self, Route::LoginCodeRequest | Route::LoginCodeResend)
+    }
+
     /// Whether the route answers `method`.
     pub(crate) fn allows(self, method: &Method) -> bool {
         match self {
@@ -64,6 +95,14 @@ impl Route {
                 method == Method::GET
             }
             Route::Signup | Route::Login | Route::Refresh => method == Method::POST,
+            // --- login by code and reauthentication ---
+            Route::LoginCodeRequest
+            | Route::LoginCodeConfirm
+            | Route::LoginCodeResend
+            | Route::Reauthenticate
+            | Route::ReauthenticationCodeRequest
+            | Route::ReauthenticationCodeConfirm
+            | Route::ReauthenticationCodeResend => method == Method::POST,
             Route::Session | Route::Sessions => method == Method::GET || method == Method::DELETE,
         }
     }
@@ -77,6 +116,14 @@ impl Route {
             Route::Session => "auth/session",
             Route::Sessions => "auth/sessions",
             Route::Refresh => "tokens/refresh",
+            // --- login by code and reauthentication ---
+            Route::LoginCodeRequest => "auth/code/request",
+            Route::LoginCodeConfirm => "auth/code/confirm",
+            Route::LoginCodeResend => "auth/code/resend",
+            Route::Reauthenticate => "auth/reauthenticate",
+            Route::ReauthenticationCodeRequest => "auth/reauthenticate/code/request",
+            Route::ReauthenticationCodeConfirm => "auth/reauthenticate/code/confirm",
+            Route::ReauthenticationCodeResend => "auth/reauthenticate/code/resend",
             Route::Jwks => "jwks",
             Route::Metrics => "metrics",
             Route::Healthz => "healthz",

@@ -219,15 +219,21 @@ pub fn engine_ops(data: &[u8]) {
     model::run(&model::ops_from_bytes(data), model::Backend::Memory);
 }
 
-/// Arbitrary bytes as the JSON body of `auth/login` / `auth/signup`, `tokens/refresh` and
-/// `DELETE auth/sessions`: never panics, and every rejection is a 4xx envelope whose body
-/// carries `errors` or nothing besides `status`.
+/// Arbitrary bytes as the JSON body of `auth/login` / `auth/signup`, `tokens/refresh`,
+/// `DELETE auth/sessions`, and the login-code and reauthentication endpoints: never panics,
+/// and every rejection is a 4xx envelope whose body carries `errors` or nothing besides
+/// `status`.
 pub fn http_body(data: &[u8]) {
     use crate::web::input;
     let rejections = [
         input::credentials(data).err(),
         input::refresh_token(data).err(),
         input::session_ids(data).err(),
+        // --- login by code and reauthentication ---
+        input::login_code_email(data).err(),
+        input::typed_code(data).err(),
+        input::reauthentication_password(data).err(),
+        input::reauthentication_code_recipient(data).err(),
     ];
     for error in rejections.into_iter().flatten() {
         let reply = error.reply();

@@ -212,4 +212,35 @@ mod tests {
             json!([{"id": "login"}, {"id": "signup"}, {"id": "password_reset_by_code", "is_pending": false}])
         );
     }
+
+    /// `reauthenticate.json#5` and `reauthenticate_methods_password_only.json#2`: each flow
+    /// only when `ACCOUNT_REAUTHENTICATION_METHODS` allows its method.
+    #[test]
+    fn reauthentication_flows_follow_the_allowed_methods() {
+        let verified = [EmailAddress {
+            email: "leo@example.com".into(),
+            verified: true,
+            primary: true,
+        }];
+        let flows = |methods: crate::config::ReauthenticationMethods| {
+            let config = Config {
+                reauthentication_methods: methods,
+                ..Config::default()
+            };
+            serde_json::to_value(reauthentication(&config, true, &verified, Pending::NONE)).unwrap()
+        };
+        let methods = |password, code| crate::config::ReauthenticationMethods { password, code };
+        assert_eq!(
+            flows(methods(true, true)),
+            json!([{"id": "reauthenticate"}, {"id": "reauthenticate_by_code", "recipients": [{"email": "leo@example.com"}]}])
+        );
+        assert_eq!(
+            flows(methods(true, false)),
+            json!([{"id": "reauthenticate"}])
+        );
+        assert_eq!(
+            flows(methods(false, true)),
+            json!([{"id": "reauthenticate_by_code", "recipients": [{"email": "leo@example.com"}]}])
+        );
+    }
 }

@@ -512,6 +512,95 @@ mod tests {
         }
     }
 
+    // --- login by code and reauthentication ---
+
+    #[test]
+    fn form_fields_read_json_as_django_forms_do() {
+        assert_eq!(
+            login_code_email(br#"{"email":" Nina@Example.com "}"#).unwrap(),
+            "nina@example.com"
+        );
+        for body in [
+            &b""[..],
+            b"{}",
+            br#"{"email":null}"#,
+            br#"{"email":[]}"#,
+            br#"{"email":"  "}"#,
+        ] {
+            assert_eq!(
+                codes(login_code_email(body).unwrap_err()),
+                [("required", Some("email"))],
+                "{body:?}"
+            );
+        }
+        for body in [
+            &br#"{"email":123}"#[..],
+            br#"{"email":["a@b.co"]}"#,
+            br#"{"email":true}"#,
+        ] {
+            assert_eq!(
+                codes(login_code_email(body).unwrap_err()),
+                [("invalid", Some("email"))],
+                "{body:?}"
+            );
+        }
+        assert!(matches!(
+            login_code_email(b"[]"),
+            Err(ApiError::InvalidBody)
+        ));
+        assert_eq!(
+            typed_code(br#"{"code":12345678}"#).unwrap().as_deref(),
+            Some("12345678")
+        );
+        assert_eq!(
+            typed_code(br#"{"code":" x "}"#).unwrap().as_deref(),
+            Some("x")
+        );
+        assert_eq!(typed_code(br#"{"code":{}}"#).unwrap(), None);
+        assert_eq!(typed_code(b"").unwrap(), None);
+        // Passwords are not stripped; `True` as Python prints it.
+        assert_eq!(
+            reauthentication_password(br#"{"password":" p "}"#).unwrap(),
+            " p "
+        );
+        assert_eq!(
+            reauthentication_password(br#"{"password":true}"#).unwrap(),
+            "True"
+        );
+        assert_eq!(
+            codes(reauthentication_password(br#"{"password":""}"#).unwrap_err()),
+            [("required", Some("password"))]
+        );
+    }
+
+    #[test]
+    fn reauthentication_recipients_in_allauths_order() {
+        assert_eq!(
+            reauthentication_code_recipient(br#"{"email":"A@b.co"}"#).unwrap(),
+            CodeRecipient::Email("a@b.co".to_owned())
+        );
+        assert_eq!(
+            reauthentication_code_recipient(br#"{"phone":"+15555550123"}"#).unwrap(),
+            CodeRecipient::Phone
+        );
+        let cases: [(&[u8], (&str, Option<&str>)); 4] = [
+            (b"{}", ("required", None)),
+            (
+                br#"{"email":"a@b.co","phone":"+1"}"#,
+                ("select_only_one", None),
+            ),
+            (br#"{"email":1,"phone":"+1"}"#, ("invalid", Some("email"))),
+            (br#"{"email":"","phone":null}"#, ("required", None)),
+        ];
+        for (body, want) in cases {
+            assert_eq!(
+                codes(reauthentication_code_recipient(body).unwrap_err()),
+                [want],
+                "{body:?}"
+            );
+        }
+    }
+
     #[test]
     fn python_float_repr() {
         for (x, want) in [

@@ -150,6 +150,34 @@ mod tests {
     }
 
     #[test]
+    fn code_and_reauthentication_routes() {
+        for (path, route) in [
+            ("/auth/code/request", Route::LoginCodeRequest),
+            ("/auth/code/confirm", Route::LoginCodeConfirm),
+            ("/auth/code/resend", Route::LoginCodeResend),
+            ("/auth/reauthenticate", Route::Reauthenticate),
+            (
+                "/auth/reauthenticate/code/request",
+                Route::ReauthenticationCodeRequest,
+            ),
+            (
+                "/auth/reauthenticate/code/confirm",
+                Route::ReauthenticationCodeConfirm,
+            ),
+            (
+                "/auth/reauthenticate/code/resend",
+                Route::ReauthenticationCodeResend,
+            ),
+        ] {
+            assert_eq!(Route::parse(&format!("{API_ROOT}{path}")), Some(route));
+            assert_eq!(format!("/{}", route.name()), path);
+            assert!(route.allows(&Method::POST) && !route.allows(&Method::GET));
+        }
+        assert!(Route::LoginCodeRequest.needs_login_by_code());
+        assert!(!Route::LoginCodeConfirm.needs_login_by_code());
+    }
+
+    #[test]
     fn session_takes_get_and_delete_only() {
         assert!(Route::Session.allows(&Method::DELETE));
         assert!(!Route::Session.allows(&Method::POST));

@@ -65,8 +65,8 @@ pub use accounts::{
 };
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use config::{
-    Config, ConfigError, EmailBackend, EmailVerification, PreventEnumeration, RawConfig, SETTINGS,
-    Secret,
+    Config, ConfigError, EmailBackend, EmailVerification, PreventEnumeration, RawConfig,
+    ReauthenticationMethods, SETTINGS, Secret,
 };
 pub use crypto::{
     LinkKey, MAX_SECRET_TEXT, SecretHasher, SessionKey, SidCipher, UserCode, normalize_user_code,

@@ -210,6 +210,19 @@ pub struct Config {
     /// `ALLAUTH_TRUSTED_CLIENT_IP_HEADER`: a header, lower-cased, that a trusted proxy sets to
     /// the client's address (e.g. `x-real-ip`); when set, `X-Forwarded-For` is ignored.
     pub trusted_client_ip_header: Option<String>,
+    /// `ACCOUNT_REAUTHENTICATION_METHODS`.
+    pub reauthentication_methods: ReauthenticationMethods,
+}
+
+/// `ACCOUNT_REAUTHENTICATION_METHODS`: how a signed-in session may prove its user again
+/// before a sensitive operation. A method left out is not offered in the reauthentication
+/// `flows` and its endpoints answer 403, as allauth's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReauthenticationMethods {
+    /// `password`: `POST auth/reauthenticate`.
+    pub password: bool,
+    /// `code`: a code mailed to a verified address (`auth/reauthenticate/code/*`).
+    pub code: bool,
 }
 
 /// `ACCOUNT_EMAIL_VERIFICATION`.

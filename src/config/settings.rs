@@ -22,7 +22,10 @@ use crate::store::Durability;
 use crate::token::{Algorithm, StrategyKind};
 
 use super::secret::Secret;
-use super::{Config, ConfigError, EmailBackend, EmailVerification, PreventEnumeration};
+use super::{
+    Config, ConfigError, EmailBackend, EmailVerification, PreventEnumeration,
+    ReauthenticationMethods,
+};
 
 use DefaultValue::{FromEngine, Text, Unset};
 
@@ -504,6 +507,13 @@ settings! {
         default: Unset("none"),
         parse: client_ip_header,
     }
+    /// how a session may reauthenticate: `password`, `code` (JSON list or comma-separated;
+    /// allauth's `mfa` is accepted and ignored)
+    ACCOUNT_REAUTHENTICATION_METHODS {
+        field: reauthentication_methods,
+        default: Text("password,code"),
+        parse: reauthentication_methods,
+    }
 }
 
 /// The largest `ALLAUTH_TRUSTED_PROXY_COUNT` accepted; more is surely a typo.
@@ -865,6 +875,33 @@ fn is_header_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// allauth's `ACCOUNT_REAUTHENTICATION_METHODS`: a JSON list (`["password"]`) or the names
+/// separated by commas; `mfa` is one of allauth's and means nothing here (no MFA).
+fn reauthentication_methods(v: &str) -> Result<ReauthenticationMethods, String> {
+    let expected = || "expected a list of password, code (and mfa, ignored)".to_owned();
+    let names: Vec<String> = match v.trim() {
+        list if list.starts_with('[') => serde_json::from_str(list).map_err(|_| expected())?,
+        list => list
+            .split(',')
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty())
+            .collect(),
+    };
+    let mut methods = ReauthenticationMethods {
+        password: false,
+        code: false,
+    };
+    for name in &names {
+        match name.trim() {
+            "password" => methods.password = true,
+            "code" => methods.code = true,
+            "mfa" => {}
+            _ => return Err(expected()),
+        }
+    }
+    Ok(methods)
 }
 
 impl Default for Config {

@@ -484,3 +484,39 @@ fn account_flow_settings_parse_as_allauth_writes_them() {
         );
     }
 }
+
+/// `ACCOUNT_REAUTHENTICATION_METHODS` as allauth writes it (a list) or as an environment
+/// variable would (comma-separated); allauth's default includes `mfa`, which is accepted.
+#[test]
+fn reauthentication_methods_as_list_or_commas() {
+    let methods = |v: &str| {
+        raw(&[("ACCOUNT_REAUTHENTICATION_METHODS", v)])
+            .validate()
+            .map(|c| c.reauthentication_methods)
+    };
+    let both = ReauthenticationMethods {
+        password: true,
+        code: true,
+    };
+    assert_eq!(Config::default().reauthentication_methods, both);
+    assert_eq!(methods(r#"["password", "code", "mfa"]"#).unwrap(), both);
+    assert_eq!(methods(" code , password ").unwrap(), both);
+    assert_eq!(
+        methods(r#"["password"]"#).unwrap(),
+        ReauthenticationMethods {
+            password: true,
+            code: false
+        }
+    );
+    assert_eq!(
+        methods("[]").unwrap(),
+        ReauthenticationMethods {
+            password: false,
+            code: false
+        }
+    );
+    for bad in [r#"["sms"]"#, "password,totp", "[password]", r#"{"a": 1}"#] {
+        let e = methods(bad).unwrap_err();
+        assert_eq!(e.setting, "ACCOUNT_REAUTHENTICATION_METHODS", "{bad}");
+    }
+}

@@ -12,7 +12,7 @@ use std::path::Path;
 use super::{Context, Kind};
 
 /// allauth's `base_message.txt`, around every body.
-const BASE: &str = "Hello from {{ site_name }}!\n\n{{ content }}\n\nThank you for using {{ site_name }}!\n{{ site_domain }}\n";
+const BASE: &str = "Hello from {{ site_name }}!\n\n{{ content }}\n\nThank you for using {{ site_name }}!\n{{ site_domain }}";
 
 /// The built-in (subject, body) of each kind.
 fn builtin(kind: Kind) -> (&'static str, &'static str) {
@@ -40,7 +40,7 @@ fn builtin(kind: Kind) -> (&'static str, &'static str) {
              this action.",
         ),
         Kind::LoginCode => (
-            "Sign In Code",
+            "Sign-In Code",
             "Your sign-in code is listed below. Please enter it in your open browser \
              window.\n\n{{ code }}\n\nThis mail can be safely ignored if you did not initiate \
              this action.",

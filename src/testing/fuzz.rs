@@ -219,9 +219,10 @@ pub fn engine_ops(data: &[u8]) {
     model::run(&model::ops_from_bytes(data), model::Backend::Memory);
 }
 
-/// Arbitrary bytes as the JSON body of `auth/login` / `auth/signup`, `tokens/refresh` and
-/// `DELETE auth/sessions`: never panics, and every rejection is a 4xx envelope whose body
-/// carries `errors` or nothing besides `status`.
+/// Arbitrary bytes as the JSON body of `auth/login` / `auth/signup`, `tokens/refresh`,
+/// `DELETE auth/sessions`, and the login-code and reauthentication endpoints: never panics,
+/// and every rejection is a 4xx envelope whose body carries `errors` or nothing besides
+/// `status`.
 pub fn http_body(data: &[u8]) {
     use crate::web::input;
     let rejections = [
@@ -232,6 +233,11 @@ pub fn http_body(data: &[u8]) {
         input::password_change(data).err(),
         input::password_reset_request(data).err(),
         input::password_reset(data).err(),
+        // --- login by code and reauthentication ---
+        input::login_code_email(data).err(),
+        input::typed_code(data).err(),
+        input::reauthentication_password(data).err(),
+        input::reauthentication_code_recipient(data).err(),
     ];
     for error in rejections.into_iter().flatten() {
         let reply = error.reply();

@@ -76,6 +76,11 @@ pub(crate) enum ApiError {
     /// Any refresh failure that is the client's (`400 {status}`).
     #[error("refresh failed")]
     RefreshFailed,
+    // --- login by code and reauthentication ---
+    /// The endpoint's method is not allowed by the settings (`403 {status}`): a
+    /// reauthentication method left out of `ACCOUNT_REAUTHENTICATION_METHODS`.
+    #[error("forbidden")]
+    Forbidden,
     /// No password slot came free within `HALLPASS_PASSWORD_HASH_WAIT_SECONDS`: argon2 is
     /// saturated and the password was not checked. [ours]: allauth has no such bound.
     ///
@@ -139,6 +144,7 @@ impl ApiError {
             ApiError::Conflict => "conflict",
             ApiError::SignupClosed => "signup_closed",
             ApiError::RefreshFailed => "refresh_failed",
+            ApiError::Forbidden => "forbidden",
             ApiError::NotAuthenticated { .. } => "not_authenticated",
             ApiError::SessionGone { .. } => "session_gone",
             ApiError::ReauthenticationRequired(_) => "reauthentication_required",
@@ -182,6 +188,7 @@ impl ApiError {
                 form_errors(StatusCode::FORBIDDEN, "signup_closed", "Sign up is closed.")
             }
             ApiError::RefreshFailed => ApiReply::bare(StatusCode::BAD_REQUEST),
+            ApiError::Forbidden => ApiReply::bare(StatusCode::FORBIDDEN),
             ApiError::NotAuthenticated { offered, pending } => {
                 AuthState::anonymous(*offered, *pending).reply()
             }
@@ -393,9 +400,66 @@ pub(crate) fn invalid_password_reset() -> FieldError {
     )
 }
 
-/// A wrong password reset code (`key`).
-pub(crate) fn incorrect_reset_code() -> FieldError {
-    field("key", "incorrect_code", "Incorrect code.")
+// --- login by code and reauthentication ---
+
+/// A code that is not the one sent (or no code is pending for a known user), on `param`.
+pub(crate) fn incorrect_code(param: &'static str) -> FieldError {
+    field(param, "incorrect_code", "Incorrect code.")
+}
+
+/// `auth/reauthenticate` with a password that is not the user's.
+pub(crate) fn incorrect_password() -> FieldError {
+    field("password", "incorrect_password", "Incorrect password.")
+}
+
+/// allauth's account adapter's `unknown_email` (reauthentication by code to an address that
+/// is not one of the user's verified ones; login by code to an unknown address without
+/// enumeration prevention). Not the headless adapter's "Unknown email address." of
+/// `account/email`.
+pub(crate) fn email_not_assigned() -> FieldError {
+    field(
+        "email",
+        "unknown_email",
+        "The email address is not assigned to any user account.",
+    )
+}
+
+/// `unknown_phone`: hallpass keeps no phone numbers, so none is ever assigned.
+pub(crate) fn phone_not_assigned() -> FieldError {
+    field(
+        "phone",
+        "unknown_phone",
+        "The phone number is not assigned to any user account.",
+    )
+}
+
+/// `too_many_login_attempts` on a field: the `request_login_code` limit (on `email`), the
+/// failed-login limit met by a reauthentication password (on `password`).
+pub(crate) fn too_many_login_attempts_on(param: &'static str) -> FieldError {
+    field(
+        param,
+        "too_many_login_attempts",
+        "Too many failed login attempts. Try again later.",
+    )
+}
+
+/// Django's `required` about the form as a whole (no `param`): neither of two optional fields
+/// was given.
+pub(crate) fn required_one_of() -> FieldError {
+    FieldError {
+        message: "This field is required.".to_owned(),
+        code: "required",
+        param: None,
+    }
+}
+
+/// allauth's `select_only_one` (no `param`): both of two exclusive fields were given.
+pub(crate) fn select_only_one() -> FieldError {
+    FieldError {
+        message: "Please select only one.".to_owned(),
+        code: "select_only_one",
+        param: None,
+    }
 }
 
 /// Turns any warp rejection that escaped the facade into an envelope, never warp's text.

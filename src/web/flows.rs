@@ -110,22 +110,23 @@ pub(crate) fn anonymous(offered: Offered, pending: Pending) -> Vec<FlowBody> {
 }
 
 /// The flows of an authenticated 401 that asks for reauthentication, as allauth's
-/// `get_reauthentication_flows` with its default `ACCOUNT_REAUTHENTICATION_METHODS` (password
-/// and code): `reauthenticate` when the user has a usable password, `reauthenticate_by_code`
-/// to their verified addresses (sorted) when they have any.
+/// `get_reauthentication_flows`, each only when `ACCOUNT_REAUTHENTICATION_METHODS` allows its
+/// method: `reauthenticate` when the user has a usable password, `reauthenticate_by_code` to
+/// their verified addresses (sorted) when they have any.
 pub(crate) fn reauthentication(
     config: &Config,
     has_usable_password: bool,
     addresses: &[EmailAddress],
     pending: Pending,
 ) -> Vec<FlowBody> {
+    let methods = config.reauthentication_methods;
     let mut flows = Vec::new();
-    if has_usable_password {
+    if has_usable_password && methods.password {
         flows.push(FlowBody::plain("reauthenticate"));
     }
     let mut recipients: Vec<Recipient> = addresses
         .iter()
-        .filter(|a| a.verified)
+        .filter(|a| a.verified && methods.code)
         .map(|a| Recipient {
             email: a.email.clone(),
         })
@@ -209,6 +210,37 @@ mod tests {
         assert_eq!(
             to_json(anonymous(offered(false, true, true), Pending::NONE)),
             json!([{"id": "login"}, {"id": "signup"}, {"id": "password_reset_by_code", "is_pending": false}])
+        );
+    }
+
+    /// `reauthenticate.json#5` and `reauthenticate_methods_password_only.json#2`: each flow
+    /// only when `ACCOUNT_REAUTHENTICATION_METHODS` allows its method.
+    #[test]
+    fn reauthentication_flows_follow_the_allowed_methods() {
+        let verified = [EmailAddress {
+            email: "leo@example.com".into(),
+            verified: true,
+            primary: true,
+        }];
+        let flows = |methods: crate::config::ReauthenticationMethods| {
+            let config = Config {
+                reauthentication_methods: methods,
+                ..Config::default()
+            };
+            serde_json::to_value(reauthentication(&config, true, &verified, Pending::NONE)).unwrap()
+        };
+        let methods = |password, code| crate::config::ReauthenticationMethods { password, code };
+        assert_eq!(
+            flows(methods(true, true)),
+            json!([{"id": "reauthenticate"}, {"id": "reauthenticate_by_code", "recipients": [{"email": "leo@example.com"}]}])
+        );
+        assert_eq!(
+            flows(methods(true, false)),
+            json!([{"id": "reauthenticate"}])
+        );
+        assert_eq!(
+            flows(methods(false, true)),
+            json!([{"id": "reauthenticate_by_code", "recipients": [{"email": "leo@example.com"}]}])
         );
     }
 }

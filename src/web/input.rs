@@ -8,6 +8,7 @@
 
 use serde_json::{Map, Value};
 
+use crate::accounts::normalize_email;
 use crate::web::errors::{self, ApiError};
 use crate::web::reply::FieldError;
 
@@ -119,6 +120,112 @@ pub(crate) fn session_ids(body: &[u8]) -> Result<Vec<u64>, ApiError> {
         .collect::<Result<_, _>>()
         .map_err(|e| ApiError::Validation(vec![e]))
 }
+
+// --- login by code and reauthentication ---
+
+/// Parses `{email}` of `auth/code/request` into the normalized address.
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBody`] for a body that is neither empty nor a JSON object;
+/// `required`/`email` when the address is missing or empty, `invalid`/`email` when it is not an address (a number, a list
+/// or an object is read as its text, as Django's `EmailField` reads it, and is never one).
+pub(crate) fn login_code_email(body: &[u8]) -> Result<String, ApiError> {
+    let object = form_object(body)?;
+    let Some(email) = form_text(object.get("email"), true) else {
+        return Err(ApiError::Validation(vec![errors::required("email")]));
+    };
+    normalize_email(&email).map_err(|e| ApiError::Validation(vec![errors::email(&e)]))
+}
+
+/// Parses `{code}` of the code confirmations: the code as typed, `None` when it is missing or
+/// empty (the caller answers `required`, which still counts as an attempt, as allauth's).
+/// A number is read as its text, as Django's `CharField` reads it.
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBody`] for a body that is neither empty nor a JSON object.
+pub(crate) fn typed_code(body: &[u8]) -> Result<Option<String>, ApiError> {
+    let object = form_object(body)?;
+    Ok(form_text(object.get("code"), true))
+}
+
+/// Parses `{password}` of `auth/reauthenticate`, as typed (not stripped, as Django's
+/// `PasswordField`).
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBody`] for a body that is neither empty nor a JSON object;
+/// `required`/`password` when
+/// it is missing or empty.
+pub(crate) fn reauthentication_password(body: &[u8]) -> Result<String, ApiError> {
+    let object = form_object(body)?;
+    form_text(object.get("password"), false)
+        .ok_or_else(|| ApiError::Validation(vec![errors::required("password")]))
+}
+
+/// Where `auth/reauthenticate/code/request` asks a code to be sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum CodeRecipient {
+    /// An e-mail address, normalized (whether it is one of the user's is the caller's check).
+    Email(String),
+    /// A phone number: hallpass keeps none, so it is never one of the user's.
+    Phone,
+}
+
+/// Parses `{email}` or `{phone}` of `auth/reauthenticate/code/request`, in the order of
+/// allauth's `RequestReauthenticationCodeInput`: an address that is not one (`invalid`/`email`)
+/// first, then neither field (`required` without `param`), then both (`select_only_one`
+/// without `param`).
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBody`] for a body that is neither empty nor a JSON object;
+/// [`ApiError::Validation`] as above.
+pub(crate) fn reauthentication_code_recipient(body: &[u8]) -> Result<CodeRecipient, ApiError> {
+    let object = form_object(body)?;
+    let email = form_text(object.get("email"), true)
+        .map(|email| normalize_email(&email))
+        .transpose()
+        .map_err(|e| ApiError::Validation(vec![errors::email(&e)]))?;
+    let phone = form_text(object.get("phone"), true);
+    match (email, phone) {
+        (None, None) => Err(ApiError::Validation(vec![errors::required_one_of()])),
+        (Some(_), Some(_)) => Err(ApiError::Validation(vec![errors::select_only_one()])),
+        (Some(email), None) => Ok(CodeRecipient::Email(email)),
+        (None, Some(_)) => Ok(CodeRecipient::Phone),
+    }
+}
+
+/// The body as allauth's `RESTView` reads it: an empty body is `{}`, anything else must be a
+/// JSON object.
+fn form_object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.is_empty() {
+        return Ok(Map::new());
+    }
+    object(body)
+}
+
+/// A form field's value as Django's `CharField` reads a JSON value: `None` for what Django
+/// counts as empty (missing, `null`, `""`, `[]`, `{}`, and with `strip` only whitespace), else
+/// the value's text (`str()` of it in Python for a number or a boolean; a non-empty list or
+/// object as its JSON text, which no code, address or password this reads can be).
+fn form_text(value: Option<&Value>, strip: bool) -> Option<String> {
+    let text = match value? {
+        Value::Null => return None,
+        Value::Array(items) if items.is_empty() => return None,
+        Value::Object(members) if members.is_empty() => return None,
+        Value::String(s) => s.clone(),
+        other @ (Value::Bool(_) | Value::Number(_)) => python_str(other),
+        other => other.to_string(),
+    };
+    // Python's `str.strip()`; `trim` differs only on a few control characters, which no
+    // code or address holds anyway.
+    let text = if strip { text.trim().to_owned() } else { text };
+    (!text.is_empty()).then_some(text)
+}
+
+// --- end login by code and reauthentication ---
 
 /// Python's truth value of a JSON scalar (`not value` in Django's `required` check).
 fn is_falsy(value: &Value) -> bool {
@@ -265,8 +372,8 @@ impl std::fmt::Debug for PasswordChangeInput {
 pub(crate) fn password_change(body: &[u8]) -> Result<PasswordChangeInput, ApiError> {
     let object = object_or_empty(body)?;
     Ok(PasswordChangeInput {
-        current_password: form_text(&object, "current_password"),
-        new_password: form_text(&object, "new_password"),
+        current_password: char_field(&object, "current_password"),
+        new_password: char_field(&object, "new_password"),
     })
 }
 
@@ -279,7 +386,7 @@ pub(crate) fn password_change(body: &[u8]) -> Result<PasswordChangeInput, ApiErr
 /// Python's `str()` of it first, as Django's `EmailField` does, so `123` is `invalid`).
 pub(crate) fn password_reset_request(body: &[u8]) -> Result<String, ApiError> {
     let object = object_or_empty(body)?;
-    let Some(email) = form_text(&object, "email") else {
+    let Some(email) = char_field(&object, "email") else {
         return Err(ApiError::Validation(vec![errors::required("email")]));
     };
     crate::accounts::normalize_email(&email)
@@ -310,8 +417,8 @@ impl std::fmt::Debug for PasswordResetInput {
 pub(crate) fn password_reset(body: &[u8]) -> Result<PasswordResetInput, ApiError> {
     let object = object_or_empty(body)?;
     Ok(PasswordResetInput {
-        key: form_text(&object, "key"),
-        password: form_text(&object, "password"),
+        key: char_field(&object, "key"),
+        password: char_field(&object, "password"),
     })
 }
 
@@ -327,7 +434,7 @@ fn object_or_empty(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
 /// `CharField`s, `strip=True`): `None`, `""`, `[]` and `{}` are empty; anything else becomes
 /// Python's `str()` of it (`12345678` is `"12345678"`, `true` is `"True"`, `["x"]` is
 /// `"['x']"`), stripped of surrounding whitespace; empty after that is `None` too.
-fn form_text(object: &Map<String, Value>, name: &str) -> Option<String> {
+fn char_field(object: &Map<String, Value>, name: &str) -> Option<String> {
     let text = match object.get(name)? {
         Value::Null => return None,
         Value::String(s) => crate::accounts::pychar::strip(s).to_owned(),
@@ -571,6 +678,95 @@ mod tests {
         }
     }
 
+    // --- login by code and reauthentication ---
+
+    #[test]
+    fn form_fields_read_json_as_django_forms_do() {
+        assert_eq!(
+            login_code_email(br#"{"email":" Nina@Example.com "}"#).unwrap(),
+            "nina@example.com"
+        );
+        for body in [
+            &b""[..],
+            b"{}",
+            br#"{"email":null}"#,
+            br#"{"email":[]}"#,
+            br#"{"email":"  "}"#,
+        ] {
+            assert_eq!(
+                codes(login_code_email(body).unwrap_err()),
+                [("required", Some("email"))],
+                "{body:?}"
+            );
+        }
+        for body in [
+            &br#"{"email":123}"#[..],
+            br#"{"email":["a@b.co"]}"#,
+            br#"{"email":true}"#,
+        ] {
+            assert_eq!(
+                codes(login_code_email(body).unwrap_err()),
+                [("invalid", Some("email"))],
+                "{body:?}"
+            );
+        }
+        assert!(matches!(
+            login_code_email(b"[]"),
+            Err(ApiError::InvalidBody)
+        ));
+        assert_eq!(
+            typed_code(br#"{"code":12345678}"#).unwrap().as_deref(),
+            Some("12345678")
+        );
+        assert_eq!(
+            typed_code(br#"{"code":" x "}"#).unwrap().as_deref(),
+            Some("x")
+        );
+        assert_eq!(typed_code(br#"{"code":{}}"#).unwrap(), None);
+        assert_eq!(typed_code(b"").unwrap(), None);
+        // Passwords are not stripped; `True` as Python prints it.
+        assert_eq!(
+            reauthentication_password(br#"{"password":" p "}"#).unwrap(),
+            " p "
+        );
+        assert_eq!(
+            reauthentication_password(br#"{"password":true}"#).unwrap(),
+            "True"
+        );
+        assert_eq!(
+            codes(reauthentication_password(br#"{"password":""}"#).unwrap_err()),
+            [("required", Some("password"))]
+        );
+    }
+
+    #[test]
+    fn reauthentication_recipients_in_allauths_order() {
+        assert_eq!(
+            reauthentication_code_recipient(br#"{"email":"A@b.co"}"#).unwrap(),
+            CodeRecipient::Email("a@b.co".to_owned())
+        );
+        assert_eq!(
+            reauthentication_code_recipient(br#"{"phone":"+15555550123"}"#).unwrap(),
+            CodeRecipient::Phone
+        );
+        let cases: [(&[u8], (&str, Option<&str>)); 4] = [
+            (b"{}", ("required", None)),
+            (
+                br#"{"email":"a@b.co","phone":"+1"}"#,
+                ("select_only_one", None),
+            ),
+            (br#"{"email":1,"phone":"+1"}"#, ("invalid", Some("email"))),
+            (br#"{"email":"","phone":null}"#, ("required", None)),
+        ];
+        for (body, want) in cases {
+            assert_eq!(
+                codes(reauthentication_code_recipient(body).unwrap_err()),
+                [want],
+                "{body:?}"
+            );
+        }
+    }
+
     #[test]
     fn python_float_repr() {
         for (x, want) in [
@@ -594,7 +790,7 @@ mod tests {
         let body = br#"{"a": "  pw  ", "b": 12345678, "c": ["x"], "d": true, "e": [], "f": {},
             "g": null, "h": "   ", "i": {"k": [1, "it's", null]}, "j": 1.5}"#;
         let object = object(body).unwrap();
-        let read = |name| form_text(&object, name);
+        let read = |name| char_field(&object, name);
         assert_eq!(read("a").as_deref(), Some("pw"));
         assert_eq!(read("b").as_deref(), Some("12345678"));
         assert_eq!(read("c").as_deref(), Some("['x']"));

@@ -59,6 +59,14 @@ pub enum Limit {
     ResetPasswordEmail,
     /// `reset_password_from_key`: 20/min per address, for `POST auth/password/reset` only.
     ResetPasswordFromKey,
+    // --- login by code and reauthentication ---
+    /// `request_login_code` per address: 20/min.
+    RequestLoginCodeIp,
+    /// `request_login_code` per e-mail (the address a code is asked for): 3/min.
+    RequestLoginCodeEmail,
+    /// `reauthenticate`: 10/min per user (every request to the reauthentication endpoints that
+    /// ask for a password or a code).
+    Reauthenticate,
 }
 
 impl Limit {
@@ -75,6 +83,9 @@ impl Limit {
             Limit::ResetPasswordIp => (20, 60),
             Limit::ResetPasswordEmail => (5, 60),
             Limit::ResetPasswordFromKey => (20, 60),
+            Limit::RequestLoginCodeIp => (20, 60),
+            Limit::RequestLoginCodeEmail => (3, 60),
+            Limit::Reauthenticate => (10, 60),
         }
     }
 }

@@ -32,6 +32,22 @@ pub(crate) enum Route {
     /// `GET` (check the key or code) and `POST` (set the password)
     /// `{API_ROOT}/auth/password/reset`.
     PasswordReset,
+    // --- login by code and reauthentication ---
+    /// `POST {API_ROOT}/auth/code/request` (only with `ACCOUNT_LOGIN_BY_CODE_ENABLED`).
+    LoginCodeRequest,
+    /// `POST {API_ROOT}/auth/code/confirm`.
+    LoginCodeConfirm,
+    /// `POST {API_ROOT}/auth/code/resend` (only with `ACCOUNT_LOGIN_BY_CODE_ENABLED`).
+    LoginCodeResend,
+    /// `POST {API_ROOT}/auth/reauthenticate`.
+    Reauthenticate,
+    /// `POST {API_ROOT}/auth/reauthenticate/code/request`.
+    ReauthenticationCodeRequest,
+    /// `POST {API_ROOT}/auth/reauthenticate/code/confirm`.
+    ReauthenticationCodeConfirm,
+    /// `POST {API_ROOT}/auth/reauthenticate/code/resend`.
+    ReauthenticationCodeResend,
+    // --- end login by code and reauthentication ---
     /// `GET /.well-known/jwks.json`.
     Jwks,
     /// `GET /metrics`.
@@ -57,6 +73,14 @@ impl Route {
                 "/account/password/change" => Some(Route::PasswordChange),
                 "/auth/password/request" => Some(Route::PasswordRequest),
                 "/auth/password/reset" => Some(Route::PasswordReset),
+                // --- login by code and reauthentication ---
+                "/auth/code/request" => Some(Route::LoginCodeRequest),
+                "/auth/code/confirm" => Some(Route::LoginCodeConfirm),
+                "/auth/code/resend" => Some(Route::LoginCodeResend),
+                "/auth/reauthenticate" => Some(Route::Reauthenticate),
+                "/auth/reauthenticate/code/request" => Some(Route::ReauthenticationCodeRequest),
+                "/auth/reauthenticate/code/confirm" => Some(Route::ReauthenticationCodeConfirm),
+                "/auth/reauthenticate/code/resend" => Some(Route::ReauthenticationCodeResend),
                 _ => None,
             };
         }
@@ -69,6 +93,13 @@ impl Route {
         }
     }
 
+    /// Whether the route exists only with `ACCOUNT_LOGIN_BY_CODE_ENABLED`: allauth mounts
+    /// `auth/code/request` and `auth/code/resend` only then (404 otherwise), but
+    /// `auth/code/confirm` always (409 without a pending code).
+    pub(crate) fn needs_login_by_code(self) -> bool {
+        matches!(self, Route::LoginCodeRequest | Route::LoginCodeResend)
+    }
+
     /// Whether the route answers `method`.
     pub(crate) fn allows(self, method: &Method) -> bool {
         match self {
@@ -76,6 +107,14 @@ impl Route {
                 method == Method::GET
             }
             Route::Signup | Route::Login | Route::Refresh => method == Method::POST,
+            // --- login by code and reauthentication ---
+            Route::LoginCodeRequest
+            | Route::LoginCodeConfirm
+            | Route::LoginCodeResend
+            | Route::Reauthenticate
+            | Route::ReauthenticationCodeRequest
+            | Route::ReauthenticationCodeConfirm
+            | Route::ReauthenticationCodeResend => method == Method::POST,
             Route::Session | Route::Sessions => method == Method::GET || method == Method::DELETE,
             // --- password change and reset ---
             Route::PasswordChange | Route::PasswordRequest => method == Method::POST,
@@ -92,6 +131,14 @@ impl Route {
             Route::Session => "auth/session",
             Route::Sessions => "auth/sessions",
             Route::Refresh => "tokens/refresh",
+            // --- login by code and reauthentication ---
+            Route::LoginCodeRequest => "auth/code/request",
+            Route::LoginCodeConfirm => "auth/code/confirm",
+            Route::LoginCodeResend => "auth/code/resend",
+            Route::Reauthenticate => "auth/reauthenticate",
+            Route::ReauthenticationCodeRequest => "auth/reauthenticate/code/request",
+            Route::ReauthenticationCodeConfirm => "auth/reauthenticate/code/confirm",
+            Route::ReauthenticationCodeResend => "auth/reauthenticate/code/resend",
             Route::Jwks => "jwks",
             Route::Metrics => "metrics",
             Route::Healthz => "healthz",
@@ -119,6 +166,34 @@ mod tests {
             Some(Route::Refresh)
         );
         assert_eq!(Route::parse("/.well-known/jwks.json"), Some(Route::Jwks));
+    }
+
+    #[test]
+    fn code_and_reauthentication_routes() {
+        for (path, route) in [
+            ("/auth/code/request", Route::LoginCodeRequest),
+            ("/auth/code/confirm", Route::LoginCodeConfirm),
+            ("/auth/code/resend", Route::LoginCodeResend),
+            ("/auth/reauthenticate", Route::Reauthenticate),
+            (
+                "/auth/reauthenticate/code/request",
+                Route::ReauthenticationCodeRequest,
+            ),
+            (
+                "/auth/reauthenticate/code/confirm",
+                Route::ReauthenticationCodeConfirm,
+            ),
+            (
+                "/auth/reauthenticate/code/resend",
+                Route::ReauthenticationCodeResend,
+            ),
+        ] {
+            assert_eq!(Route::parse(&format!("{API_ROOT}{path}")), Some(route));
+            assert_eq!(format!("/{}", route.name()), path);
+            assert!(route.allows(&Method::POST) && !route.allows(&Method::GET));
+        }
+        assert!(Route::LoginCodeRequest.needs_login_by_code());
+        assert!(!Route::LoginCodeConfirm.needs_login_by_code());
     }
 
     #[test]

@@ -52,7 +52,10 @@ impl Surface {
     /// Whether `route` is served on this surface under `app`'s settings; otherwise 404.
     fn serves(self, route: Route, app: &App) -> bool {
         match self {
-            Surface::Api => route != Route::Metrics || app.config.metrics_bind.is_none(),
+            Surface::Api => {
+                (route != Route::Metrics || app.config.metrics_bind.is_none())
+                    && (app.config.login_by_code || !route.needs_login_by_code())
+            }
             Surface::Metrics => {
                 matches!(route, Route::Metrics | Route::Healthz | Route::Readyz)
             }

@@ -24,6 +24,7 @@ mod recovery;
 mod tokens;
 mod web;
 mod web_auth;
+mod web_code;
 mod web_jwt;
 mod web_login_limits;
 mod web_password;

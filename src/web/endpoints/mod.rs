@@ -11,6 +11,13 @@
 //! | `POST account/password/change`      | `account/password_change.rs` |
 //! | `POST auth/password/request`        | `auth/password_request.rs`   |
 //! | `GET`, `POST auth/password/reset`   | `auth/password_reset.rs`     |
+//! | `POST auth/code/request`            | `auth/code/request.rs` |
+//! | `POST auth/code/confirm`            | `auth/code/confirm.rs` |
+//! | `POST auth/code/resend`             | `auth/code/resend.rs`  |
+//! | `POST auth/reauthenticate`          | `auth/reauthenticate/mod.rs` |
+//! | `POST auth/reauthenticate/code/request` | `auth/reauthenticate/code_request.rs` |
+//! | `POST auth/reauthenticate/code/confirm` | `auth/reauthenticate/code_confirm.rs` |
+//! | `POST auth/reauthenticate/code/resend`  | `auth/reauthenticate/code_resend.rs`  |
 //! | `GET /.well-known/jwks.json`        | `well_known.rs`        |
 //! | `GET /metrics`                      | `metrics.rs`           |
 //! | `GET /healthz`, `GET /readyz`       | `health.rs`            |
@@ -51,6 +58,20 @@ pub(crate) async fn dispatch(app: &Arc<App>, request: Request) -> Result<ApiRepl
         Route::Sessions if delete => auth::sessions::delete(app, &request).await,
         Route::Sessions => auth::sessions::get(app, &request),
         Route::Refresh => tokens::refresh::post(app, &request).await,
+        // --- login by code and reauthentication ---
+        Route::LoginCodeRequest => auth::code::request::post(app, &request).await,
+        Route::LoginCodeConfirm => auth::code::confirm::post(app, &request).await,
+        Route::LoginCodeResend => auth::code::resend::post(app, &request).await,
+        Route::Reauthenticate => auth::reauthenticate::post(app, &request).await,
+        Route::ReauthenticationCodeRequest => {
+            auth::reauthenticate::code_request::post(app, &request).await
+        }
+        Route::ReauthenticationCodeConfirm => {
+            auth::reauthenticate::code_confirm::post(app, &request).await
+        }
+        Route::ReauthenticationCodeResend => {
+            auth::reauthenticate::code_resend::post(app, &request).await
+        }
         Route::Jwks => Ok(well_known::jwks(app)),
         Route::Metrics => Ok(metrics::get(app)),
         Route::Healthz => Ok(health::healthz()),

@@ -1,6 +1,9 @@
-//! `auth/…`: signing up and in, the session, and the user's list of sessions.
+//! `auth/…`: signing up and in (by password or by a mailed code), the session, the user's list
+//! of sessions, and reauthentication.
 
+pub(super) mod code;
 pub(super) mod login;
+pub(super) mod reauthenticate;
 pub(super) mod session;
 pub(super) mod sessions;
 pub(super) mod signup;

@@ -306,7 +306,7 @@ fn code_digest(app: &App, typed: Option<&str>) -> SecretDigest {
 fn code_problem(typed: Option<&str>) -> FieldError {
     match typed {
         None => errors::required("key"),
-        Some(_) => errors::incorrect_reset_code(),
+        Some(_) => errors::incorrect_code("key"),
     }
 }
 

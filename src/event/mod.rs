@@ -54,6 +54,9 @@ pub enum AuthMethod {
     Password,
     /// Logged in with a code sent by e-mail (`{"method": "code", "at", "email"}`; format 4 on).
     Code,
+    /// Logged in by resetting the password (`ACCOUNT_LOGIN_ON_PASSWORD_RESET`;
+    /// `{"method": "password_reset", "at"}`; format 4 on).
+    PasswordReset,
 }
 
 /// A position in the log.
@@ -518,7 +521,7 @@ impl Event {
                 ..
             }
             | Event::SessionCreated {
-                method: AuthMethod::Code,
+                method: AuthMethod::Code | AuthMethod::PasswordReset,
                 ..
             }
             | Event::EmailAdded { .. }

@@ -23,8 +23,9 @@
 //! ```
 //!
 //! A string reference is 0 for none or 1 + its index in the string table. `flags` bits 0-1:
-//! refresh tokens (0 none, 1 the one inline, 2 in `extras`), bits 2-3: the [`AuthMethod`]
-//! (0 unknown, 1 sign-up, 2 password, 3 code: version 3 only); other bits are zero.
+//! refresh tokens (0 none, 1 the one inline, 2 in `extras`), bits 2-3 (version 3: bits 2-4): the
+//! [`AuthMethod`] (0 unknown, 1 sign-up, 2 password; version 3 also 3 code, 4 password reset);
+//! other bits are zero.
 //!
 //! Version 3 is version 2 with the accounts section (format-4 state: every user's addresses
 //! beyond the implied sign-up one, the flows sessions hold, unused link keys, reauthentication
@@ -107,6 +108,7 @@ impl State {
                 AuthMethod::SignUp => 1,
                 AuthMethod::Password => 2,
                 AuthMethod::Code => 3,
+                AuthMethod::PasswordReset => 4,
             };
             records.extend_from_slice(&hash.0);
             for word in [
@@ -417,14 +419,17 @@ fn session_table(
             },
             _ => return Err(invalid("unknown refresh flag")),
         };
-        let method = match (flags >> 2) & 0b11 {
+        // Version 2: bits 2-3 hold the method; version 3: bits 2-4.
+        let (method_mask, unused_from) = if code_method { (0b111, 5) } else { (0b11, 4) };
+        let method = match (flags >> 2) & method_mask {
             0 => AuthMethod::Unknown,
             1 => AuthMethod::SignUp,
             2 => AuthMethod::Password,
             3 if code_method => AuthMethod::Code,
+            4 if code_method => AuthMethod::PasswordReset,
             _ => return Err(invalid("unknown authentication method")),
         };
-        if flags >> 4 != 0 {
+        if flags >> unused_from != 0 {
             return Err(invalid("unknown session flags"));
         }
         let (user_agent, ip) = (string(u32_at(record, 96))?, string(u32_at(record, 100))?);
@@ -634,7 +639,7 @@ mod tests {
         let bytes = state().to_snapshot();
         let first_record = bytes.len() - 40 * RECORD;
         let mut bad = bytes.clone();
-        bad[first_record + RECORD - 1] |= 0b1_0000;
+        bad[first_record + RECORD - 1] |= 0b10_0000;
         assert!(State::from_snapshot(&bad, 10_000).is_err());
         let mut bad = bytes.clone();
         bad[first_record + 96..first_record + 100].copy_from_slice(&999u32.to_le_bytes());

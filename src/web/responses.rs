@@ -70,6 +70,12 @@ impl<'a> MethodBody<'a> {
                 email: Some(&user.email),
                 reauthenticated: None,
             }),
+            AuthMethod::PasswordReset => out.push(MethodBody {
+                method: "password_reset",
+                at,
+                email: None,
+                reauthenticated: None,
+            }),
             AuthMethod::Code => out.push(MethodBody {
                 method: "code",
                 at,

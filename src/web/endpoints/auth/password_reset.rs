@@ -37,10 +37,9 @@ pub(crate) const KEY_PURPOSE: &str = "password_reset_key";
 /// The digest purpose of reset codes.
 pub(crate) const CODE_PURPOSE: &str = "password_reset";
 
-/// How a session begun by `ACCOUNT_LOGIN_ON_PASSWORD_RESET` records its authentication.
-/// allauth lists it as `{"method": "password_reset", "at"}`; the event layer has no such
-/// method yet, so the session lists none (`methods: []`) until it does.
-const RESET_LOGIN_METHOD: AuthMethod = AuthMethod::Unknown;
+/// How a session begun by `ACCOUNT_LOGIN_ON_PASSWORD_RESET` records its authentication:
+/// allauth lists it as `{"method": "password_reset", "at"}`.
+const RESET_LOGIN_METHOD: AuthMethod = AuthMethod::PasswordReset;
 
 /// `GET auth/password/reset` with `X-Password-Reset-Key`: 200 `{user}` for a working key (or
 /// the right code: it stays usable, and the address it was sent to counts as verified, as

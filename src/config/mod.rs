@@ -210,6 +210,9 @@ pub struct Config {
     /// `ALLAUTH_TRUSTED_CLIENT_IP_HEADER`: a header, lower-cased, that a trusted proxy sets to
     /// the client's address (e.g. `x-real-ip`); when set, `X-Forwarded-For` is ignored.
     pub trusted_client_ip_header: Option<String>,
+    /// `ACCOUNT_REAUTHENTICATION_REQUIRED`: sensitive operations need a recent
+    /// (re)authentication.
+    pub reauthentication_required: bool,
 }
 
 /// `ACCOUNT_EMAIL_VERIFICATION`.

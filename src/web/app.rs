@@ -33,10 +33,8 @@ pub struct App {
     /// writes never pass it.
     pub(crate) password_gate: PasswordGate,
     /// Digests of codes and link keys, under a key derived from `SECRET_KEY`.
-    #[expect(dead_code, reason = "the account endpoints use it; remove this when they land")]
     pub(crate) secrets: SecretHasher,
     /// Renders and seals the messages the account flows send.
-    #[expect(dead_code, reason = "the account endpoints use it; remove this when they land")]
     pub(crate) mailer: Mailer,
     pub(crate) metrics: Metrics,
 }

@@ -26,6 +26,14 @@ pub(crate) enum Route {
     Refresh,
     /// `GET /.well-known/jwks.json`.
     Jwks,
+    // --- e-mail addresses and verification ---
+    /// `GET` (list), `POST` (add), `PUT` (resend), `PATCH` (make primary), `DELETE` (remove)
+    /// `{API_ROOT}/account/email`.
+    Email,
+    /// `GET` (inspect) and `POST` (verify) `{API_ROOT}/auth/email/verify`.
+    EmailVerify,
+    /// `POST {API_ROOT}/auth/email/verify/resend` (verification by code).
+    EmailVerifyResend,
     /// `GET /metrics`.
     Metrics,
     /// `GET /healthz`: the process is up and answering.
@@ -45,6 +53,9 @@ impl Route {
                 "/auth/session" => Some(Route::Session),
                 "/auth/sessions" => Some(Route::Sessions),
                 "/tokens/refresh" => Some(Route::Refresh),
+                "/account/email" => Some(Route::Email),
+                "/auth/email/verify" => Some(Route::EmailVerify),
+                "/auth/email/verify/resend" => Some(Route::EmailVerifyResend),
                 _ => None,
             };
         }
@@ -63,7 +74,18 @@ impl Route {
             Route::Config | Route::Jwks | Route::Metrics | Route::Healthz | Route::Readyz => {
                 method == Method::GET
             }
-            Route::Signup | Route::Login | Route::Refresh => method == Method::POST,
+            Route::Signup | Route::Login | Route::Refresh | Route::EmailVerifyResend => {
+                method == Method::POST
+            }
+            Route::Email => [
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ]
+            .contains(method),
+            Route::EmailVerify => method == Method::GET || method == Method::POST,
             Route::Session | Route::Sessions => method == Method::GET || method == Method::DELETE,
         }
     }
@@ -77,6 +99,9 @@ impl Route {
             Route::Session => "auth/session",
             Route::Sessions => "auth/sessions",
             Route::Refresh => "tokens/refresh",
+            Route::Email => "account/email",
+            Route::EmailVerify => "auth/email/verify",
+            Route::EmailVerifyResend => "auth/email/verify/resend",
             Route::Jwks => "jwks",
             Route::Metrics => "metrics",
             Route::Healthz => "healthz",

@@ -1,0 +1,3 @@
+//! `account/…`: the signed-in user's own account.
+
+pub(super) mod email;

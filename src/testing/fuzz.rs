@@ -228,6 +228,9 @@ pub fn http_body(data: &[u8]) {
         input::credentials(data).err(),
         input::refresh_token(data).err(),
         input::session_ids(data).err(),
+        input::email_address(data).err(),
+        input::mark_primary(data).err(),
+        input::verification_key(data).err(),
     ];
     for error in rejections.into_iter().flatten() {
         let reply = error.reply();

@@ -22,6 +22,7 @@ mod recovery;
 mod tokens;
 mod web;
 mod web_auth;
+mod web_email;
 mod web_jwt;
 mod web_login_limits;
 mod web_password_gate;

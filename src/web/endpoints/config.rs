@@ -10,9 +10,10 @@ use crate::web::responses::{AccountConfig, ConfigBody, UserSessionsConfig};
 /// `GET config`.
 ///
 /// `usersessions.track_activity` is `true`: hallpass always moves a session's `last_seen_at`
-/// as it is used (coalesced, see `Engine::touch`), which is what allauth's
+/// when it is used (`GET auth/session`, and every request the `authenticated` filter of a Rust
+/// service admits; coalesced, see `Engine::touch`), which is what allauth's
 /// `USERSESSIONS_TRACK_ACTIVITY` switches on. [ours]: allauth's default is `false`, and there
-/// its `last_seen_at` stays the time the session began.
+/// `last_seen_at` stays the time the session began.
 pub(super) fn get(app: &App) -> ApiReply {
     let config = &app.config;
     ApiReply::data(

@@ -15,9 +15,7 @@
 use std::sync::Arc;
 
 use crate::engine::{AddEmailOutcome, CodeCheck};
-use crate::event::FlowKind;
-use crate::event::KeyPurpose;
-use crate::event::SessionHash;
+use crate::event::{FlowKind, KeyPurpose, SessionHash};
 use crate::state::{Flow, User};
 use crate::token::{Authenticated, Resolved};
 use crate::web::app::App;

@@ -212,6 +212,9 @@ pub struct Config {
     pub trusted_client_ip_header: Option<String>,
     /// `ACCOUNT_REAUTHENTICATION_METHODS`.
     pub reauthentication_methods: ReauthenticationMethods,
+    /// `ACCOUNT_REAUTHENTICATION_REQUIRED`: sensitive operations need a recent
+    /// (re)authentication.
+    pub reauthentication_required: bool,
 }
 
 /// `ACCOUNT_REAUTHENTICATION_METHODS`: how a signed-in session may prove its user again

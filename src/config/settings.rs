@@ -514,6 +514,13 @@ settings! {
         default: Text("password,code"),
         parse: reauthentication_methods,
     }
+    /// sensitive operations (adding, removing, making primary an e-mail address) first ask the user
+    /// to reauthenticate when they last did longer than `ACCOUNT_REAUTHENTICATION_TIMEOUT` ago
+    ACCOUNT_REAUTHENTICATION_REQUIRED {
+        field: reauthentication_required,
+        default: Text("false"),
+        parse: boolean,
+    }
 }
 
 /// The largest `ALLAUTH_TRUSTED_PROXY_COUNT` accepted; more is surely a typo.

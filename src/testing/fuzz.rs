@@ -238,6 +238,9 @@ pub fn http_body(data: &[u8]) {
         input::typed_code(data).err(),
         input::reauthentication_password(data).err(),
         input::reauthentication_code_recipient(data).err(),
+        input::email_address(data).err(),
+        input::mark_primary(data).err(),
+        input::verification_key(data).err(),
     ];
     for error in rejections.into_iter().flatten() {
         let reply = error.reply();

@@ -99,6 +99,11 @@ pub(crate) enum ApiError {
     /// blocking task).
     #[error("internal: {0}")]
     Internal(String),
+    // --- e-mail addresses and verification ---
+    /// A verification mail was asked for but not sent (`PUT account/email` inside the
+    /// `confirm_email` cooldown): allauth's bare `403 {status}`.
+    #[error("verification mail not sent")]
+    VerificationNotSent,
 }
 
 impl From<EngineError> for ApiError {
@@ -151,6 +156,7 @@ impl ApiError {
             ApiError::Overloaded => "overloaded",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
+            ApiError::VerificationNotSent => "verification_not_sent",
         }
     }
 
@@ -205,6 +211,7 @@ impl ApiError {
                 tracing::error!(what = %what, "internal failure");
                 unavailable()
             }
+            ApiError::VerificationNotSent => ApiReply::bare(StatusCode::FORBIDDEN),
         }
     }
 }
@@ -460,6 +467,64 @@ pub(crate) fn select_only_one() -> FieldError {
         code: "select_only_one",
         param: None,
     }
+}
+
+// --- e-mail addresses and verification ---
+
+/// `POST account/email` with an address the user already has (any case).
+pub(crate) fn duplicate_email() -> FieldError {
+    field(
+        "email",
+        "duplicate_email",
+        "This email address is already associated with this account.",
+    )
+}
+
+/// `POST account/email` beyond `ACCOUNT_MAX_EMAIL_ADDRESSES`.
+pub(crate) fn max_email_addresses(max: usize) -> FieldError {
+    field(
+        "email",
+        "max_email_addresses",
+        format!("You cannot add more than {max} email addresses."),
+    )
+}
+
+/// `PUT`, `PATCH` or `DELETE account/email` with an address the user does not have.
+pub(crate) fn unknown_email() -> FieldError {
+    field("email", "unknown_email", "Unknown email address.")
+}
+
+/// `PATCH account/email`: an unverified address while the user has a verified one.
+pub(crate) fn unverified_primary_email() -> FieldError {
+    field(
+        "email",
+        "unverified_primary_email",
+        "Your primary email address must be verified.",
+    )
+}
+
+/// `DELETE account/email` of the primary address.
+pub(crate) fn cannot_remove_primary_email() -> FieldError {
+    field(
+        "email",
+        "cannot_remove_primary_email",
+        "You cannot remove your primary email address.",
+    )
+}
+
+/// `auth/email/verify` with a link key that is unknown, expired, used, or whose address is
+/// verified or gone.
+pub(crate) fn invalid_or_expired_key() -> FieldError {
+    field("key", "invalid_or_expired_key", "Invalid or expired key.")
+}
+
+/// `auth/email/verify`: the address became another user's before it was verified.
+pub(crate) fn verify_email_taken() -> FieldError {
+    field(
+        "key",
+        "email_taken",
+        "A user is already registered with this email address.",
+    )
 }
 
 /// Turns any warp rejection that escaped the facade into an envelope, never warp's text.

@@ -313,6 +313,86 @@ fn python_float(x: f64) -> String {
     }
 }
 
+// --- e-mail addresses and verification ---
+
+/// The `email` of `account/email`'s bodies (`POST`, `PUT`, `DELETE`), as sent (the caller
+/// normalizes it): missing, `null` or `""` is `required`; any other non-string is an invalid
+/// address, as Django's form fields turn it into text that is none (`"123"`, `"['a@b.c']"`).
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBody`] for a body that is not a JSON object (an empty body counts as
+/// `{}`, as allauth reads it); [`ApiError::Validation`] with the one `email` error.
+pub(crate) fn email_address(body: &[u8]) -> Result<String, ApiError> {
+    let object = object_or_empty(body)?;
+    email_field(&object).map_err(|e| ApiError::Validation(vec![e]))
+}
+
+/// `PATCH account/email {email, primary}`, each field's problem kept apart so that the
+/// endpoint reports them together, in field order, after its own checks of the address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MarkPrimary {
+    /// The address as sent, or its problem.
+    pub(crate) email: Result<String, FieldError>,
+    /// Whether `primary` is true as Django's `BooleanField(required=True)` reads it.
+    pub(crate) primary: bool,
+}
+
+/// Parses `{email, primary}`. `primary` is Django's `BooleanField`: missing, `null`, `false`,
+/// `0`, `""`, `"false"`, `"0"` (any case), `[]` and `{}` are not true (`required`); anything
+/// else is (`"yes"`, `1`).
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBody`] for a body that is not a JSON object (empty counts as `{}`).
+pub(crate) fn mark_primary(body: &[u8]) -> Result<MarkPrimary, ApiError> {
+    let object = object_or_empty(body)?;
+    let primary = match object.get("primary") {
+        None => false,
+        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") || s == "0" => false,
+        Some(value) => !is_falsy(value),
+    };
+    Ok(MarkPrimary {
+        email: email_field(&object),
+        primary,
+    })
+}
+
+/// The `key` of `POST auth/email/verify`, surrounding whitespace stripped (Django's
+/// `CharField`); `None` when missing, `null` or blank (`required`). A non-string becomes its
+/// JSON text, which is no key and no code.
+///
+/// # Errors
+///
+/// [`ApiError::InvalidBody`] for a body that is not a JSON object (empty counts as `{}`).
+pub(crate) fn verification_key(body: &[u8]) -> Result<Option<String>, ApiError> {
+    let object = object_or_empty(body)?;
+    let text = match object.get("key") {
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(s)) => s.trim().to_owned(),
+        Some(other) => other.to_string(),
+    };
+    Ok((!text.is_empty()).then_some(text))
+}
+
+/// The `email` field of `object`, as [`email_address`] reads it.
+fn email_field(object: &Map<String, Value>) -> Result<String, FieldError> {
+    match object.get("email") {
+        None | Some(Value::Null) => Err(errors::required("email")),
+        Some(Value::String(s)) if s.trim().is_empty() => Err(errors::required("email")),
+        Some(Value::String(s)) => Ok(s.clone()),
+        Some(_) => Err(errors::email(&crate::accounts::EmailError::Invalid)),
+    }
+}
+
+/// As [`object`], but an empty body is `{}` (allauth's `if not request.body: data = {}`).
+fn object_or_empty(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    if body.is_empty() {
+        return Ok(Map::new());
+    }
+    object(body)
+}
+
 fn object(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
     // serde_json rejects invalid UTF-8 inside strings, so no separate check is needed.
     match serde_json::from_slice::<Value>(body) {
@@ -420,14 +500,6 @@ pub(crate) fn password_reset(body: &[u8]) -> Result<PasswordResetInput, ApiError
         key: char_field(&object, "key"),
         password: char_field(&object, "password"),
     })
-}
-
-/// The body as a JSON object, an empty body as `{}` (allauth reads an empty body so).
-fn object_or_empty(body: &[u8]) -> Result<Map<String, Value>, ApiError> {
-    if body.is_empty() {
-        return Ok(Map::new());
-    }
-    object(body)
 }
 
 /// Field `name` as Django's `forms.CharField` cleans it (allauth's headless inputs are plain

@@ -67,6 +67,16 @@ pub enum Limit {
     /// `reauthenticate`: 10/min per user (every request to the reauthentication endpoints that
     /// ask for a password or a code).
     Reauthenticate,
+    // --- e-mail addresses and verification ---
+    /// `manage_email`: 10/min per user (adding, resending, marking primary, removing; `GET`s
+    /// are not counted).
+    ManageEmail,
+    /// `confirm_email` with verification by link: one mail per address per 3 min (allauth's
+    /// `ACCOUNT_EMAIL_CONFIRMATION_COOLDOWN`); a refused mail is silently not sent.
+    ConfirmEmailByKey,
+    /// `confirm_email` with verification by code: one mail per address per 10 s; refused is a
+    /// 429, since the code in the session is the only one that works.
+    ConfirmEmailByCode,
 }
 
 impl Limit {
@@ -86,6 +96,9 @@ impl Limit {
             Limit::RequestLoginCodeIp => (20, 60),
             Limit::RequestLoginCodeEmail => (3, 60),
             Limit::Reauthenticate => (10, 60),
+            Limit::ManageEmail => (10, 60),
+            Limit::ConfirmEmailByKey => (1, 180),
+            Limit::ConfirmEmailByCode => (1, 10),
         }
     }
 }

@@ -280,11 +280,13 @@ pub(crate) struct Refreshed {
     pub(crate) refresh_token: Option<String>,
 }
 
-/// `GET config`'s `data`.
+/// `GET config`'s `data`: no `mfa` and no `socialaccount` section, as hallpass has neither.
 #[derive(Debug, Serialize)]
 pub(crate) struct ConfigBody {
     /// The `account` section.
     pub(crate) account: AccountConfig,
+    /// The `usersessions` section (`auth/sessions`).
+    pub(crate) usersessions: UserSessionsConfig,
 }
 
 /// `GET config`'s `data.account`.
@@ -292,13 +294,13 @@ pub(crate) struct ConfigBody {
 pub(crate) struct AccountConfig {
     /// Always `["email"]`.
     pub(crate) login_methods: &'static [&'static str],
-    /// `HALLPASS_SIGNUP_OPEN`.
+    /// `HALLPASS_SIGNUP_OPEN` and `ACCOUNT_SIGNUP_ENABLED`.
     pub(crate) is_open_for_signup: bool,
-    /// No e-mail verification by code yet.
+    /// `ACCOUNT_EMAIL_VERIFICATION_BY_CODE_ENABLED`.
     pub(crate) email_verification_by_code_enabled: bool,
-    /// No login by code yet.
+    /// `ACCOUNT_LOGIN_BY_CODE_ENABLED`.
     pub(crate) login_by_code_enabled: bool,
-    /// No password reset by code yet.
+    /// `ACCOUNT_PASSWORD_RESET_BY_CODE_ENABLED`.
     pub(crate) password_reset_by_code_enabled: bool,
     /// Always `email`.
     pub(crate) authentication_method: &'static str,
@@ -318,6 +320,61 @@ impl<'a> PasswordResetKeyBody<'a> {
         PasswordResetKeyBody {
             user: UserBody::new(user),
         }
+    }
+}
+
+/// `GET config`'s `data.usersessions`.
+#[derive(Debug, Serialize)]
+pub(crate) struct UserSessionsConfig {
+    /// Whether `last_seen_at` in `auth/sessions` follows the session's use (allauth's
+    /// `USERSESSIONS_TRACK_ACTIVITY`).
+    pub(crate) track_activity: bool,
+}
+
+// --- e-mail addresses and verification ---
+
+/// allauth's `EmailAddress`, one entry of `account/email`'s list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub(crate) struct EmailAddressBody {
+    /// The address, normalized.
+    pub(crate) email: String,
+    /// Whether its owner proved they receive mail there.
+    pub(crate) verified: bool,
+    /// Whether it is the account's address.
+    pub(crate) primary: bool,
+}
+
+impl EmailAddressBody {
+    /// `200 {data: [EmailAddress, ...]}`.
+    pub(crate) fn list(addresses: Vec<EmailAddressBody>) -> ApiReply {
+        ApiReply::data(StatusCode::OK, addresses)
+    }
+}
+
+/// `GET auth/email/verify`'s answer: whose address a key or code verifies, and whether it
+/// completes a login in progress (`meta.is_authenticating`).
+#[derive(Debug, Serialize)]
+pub(crate) struct VerifyEmailBody<'a> {
+    email: &'a str,
+    user: UserBody<'a>,
+}
+
+#[derive(Serialize)]
+struct VerifyEmailMeta {
+    is_authenticating: bool,
+}
+
+impl<'a> VerifyEmailBody<'a> {
+    /// `200 {data: {email, user}, meta: {is_authenticating}}`.
+    pub(crate) fn reply(email: &'a str, user: &'a User, is_authenticating: bool) -> ApiReply {
+        ApiReply::data_meta(
+            StatusCode::OK,
+            VerifyEmailBody {
+                email,
+                user: UserBody::new(user),
+            },
+            VerifyEmailMeta { is_authenticating },
+        )
     }
 }
 

@@ -50,6 +50,14 @@ pub(crate) enum Route {
     // --- end login by code and reauthentication ---
     /// `GET /.well-known/jwks.json`.
     Jwks,
+    // --- e-mail addresses and verification ---
+    /// `GET` (list), `POST` (add), `PUT` (resend), `PATCH` (make primary), `DELETE` (remove)
+    /// `{API_ROOT}/account/email`.
+    Email,
+    /// `GET` (inspect) and `POST` (verify) `{API_ROOT}/auth/email/verify`.
+    EmailVerify,
+    /// `POST {API_ROOT}/auth/email/verify/resend` (verification by code).
+    EmailVerifyResend,
     /// `GET /metrics`.
     Metrics,
     /// `GET /healthz`: the process is up and answering.
@@ -81,6 +89,9 @@ impl Route {
                 "/auth/reauthenticate/code/request" => Some(Route::ReauthenticationCodeRequest),
                 "/auth/reauthenticate/code/confirm" => Some(Route::ReauthenticationCodeConfirm),
                 "/auth/reauthenticate/code/resend" => Some(Route::ReauthenticationCodeResend),
+                "/account/email" => Some(Route::Email),
+                "/auth/email/verify" => Some(Route::EmailVerify),
+                "/auth/email/verify/resend" => Some(Route::EmailVerifyResend),
                 _ => None,
             };
         }
@@ -115,6 +126,17 @@ impl Route {
             | Route::ReauthenticationCodeRequest
             | Route::ReauthenticationCodeConfirm
             | Route::ReauthenticationCodeResend => method == Method::POST,
+            // --- e-mail addresses and verification ---
+            Route::EmailVerifyResend => method == Method::POST,
+            Route::Email => [
+                Method::GET,
+                Method::POST,
+                Method::PUT,
+                Method::PATCH,
+                Method::DELETE,
+            ]
+            .contains(method),
+            Route::EmailVerify => method == Method::GET || method == Method::POST,
             Route::Session | Route::Sessions => method == Method::GET || method == Method::DELETE,
             // --- password change and reset ---
             Route::PasswordChange | Route::PasswordRequest => method == Method::POST,
@@ -139,6 +161,9 @@ impl Route {
             Route::ReauthenticationCodeRequest => "auth/reauthenticate/code/request",
             Route::ReauthenticationCodeConfirm => "auth/reauthenticate/code/confirm",
             Route::ReauthenticationCodeResend => "auth/reauthenticate/code/resend",
+            Route::Email => "account/email",
+            Route::EmailVerify => "auth/email/verify",
+            Route::EmailVerifyResend => "auth/email/verify/resend",
             Route::Jwks => "jwks",
             Route::Metrics => "metrics",
             Route::Healthz => "healthz",

@@ -167,6 +167,20 @@ fn write_seeds() {
         "password_reset",
         br#"{"key": 5, "password": "it's \u0000 \"quoted\" \\ \u2028"}"#,
     );
+    // --- e-mail addresses and verification ---
+    write(
+        "http_body",
+        "email_primary",
+        br#"{"email": "a@example.com", "primary": "yes"}"#,
+    );
+    write(
+        "http_body",
+        "email_primary_falsy",
+        br#"{"email": ["a"], "primary": "FALSE"}"#,
+    );
+    write("http_body", "verify_key", br#"{"key": "  BCDF-GHJK  "}"#);
+    write("http_body", "verify_key_number", br#"{"key": 5}"#);
+    write("http_body", "empty", b"");
     // Two bytes per op: sign up, log in, refresh, concurrent refresh, advance, restart, reuse.
     write(
         "engine_ops",

@@ -25,6 +25,7 @@ mod tokens;
 mod web;
 mod web_auth;
 mod web_code;
+mod web_email;
 mod web_jwt;
 mod web_login_limits;
 mod web_password;

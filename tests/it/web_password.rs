@@ -670,7 +670,12 @@ fn web_password_reset_by_code_unknown_address_behaves_as_a_known_one() {
     }
     assert_eq!(answers[0], answers[1]);
     assert_eq!(answers[0].4, 409);
-    let subjects: Vec<String> = sent(&server).into_iter().map(|m| m.subject).collect();
+    // (Besides the sign-up's own verification mail.)
+    let subjects: Vec<String> = sent(&server)
+        .into_iter()
+        .map(|m| m.subject)
+        .filter(|s| !s.ends_with("Please Confirm Your Email Address"))
+        .collect();
     assert_eq!(
         subjects,
         [

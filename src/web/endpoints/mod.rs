@@ -18,22 +18,28 @@
 //! | `POST auth/reauthenticate/code/request` | `auth/reauthenticate/code_request.rs` |
 //! | `POST auth/reauthenticate/code/confirm` | `auth/reauthenticate/code_confirm.rs` |
 //! | `POST auth/reauthenticate/code/resend`  | `auth/reauthenticate/code_resend.rs`  |
+//! | `GET`, `POST`, `PUT`, `PATCH`, `DELETE account/email` | `account/email.rs` |
+//! | `GET`, `POST auth/email/verify`     | `auth/email_verify.rs` |
+//! | `POST auth/email/verify/resend`     | `auth/email_verify_resend.rs` |
 //! | `GET /.well-known/jwks.json`        | `well_known.rs`        |
 //! | `GET /metrics`                      | `metrics.rs`           |
 //! | `GET /healthz`, `GET /readyz`       | `health.rs`            |
 //!
 //! A new endpoint adds a [`Route`] (the URL map), a file here named by its path (e.g.
 //! `account/email.rs` for `account/email`), and one arm in [`dispatch`]. Helpers shared by
-//! several endpoints live in `common.rs`; wire error text only in `web/errors.rs`; response
+//! several endpoints live in `common.rs` (e-mail verification's in `verification.rs`, the
+//! address list's in `addresses.rs`); wire error text only in `web/errors.rs`; response
 //! bodies in `web/responses.rs`.
 
 mod account;
+mod addresses;
 mod auth;
 mod common;
 mod config;
 mod health;
 mod metrics;
 mod tokens;
+mod verification;
 mod well_known;
 
 use std::sync::Arc;
@@ -72,6 +78,13 @@ pub(crate) async fn dispatch(app: &Arc<App>, request: Request) -> Result<ApiRepl
         Route::ReauthenticationCodeResend => {
             auth::reauthenticate::code_resend::post(app, &request).await
         }
+        // --- e-mail addresses and verification ---
+        Route::Email => account::email::handle(app, &request).await,
+        Route::EmailVerify if request.method == Method::GET => {
+            auth::email_verify::get(app, &request).await
+        }
+        Route::EmailVerify => auth::email_verify::post(app, &request).await,
+        Route::EmailVerifyResend => auth::email_verify_resend::post(app, &request).await,
         Route::Jwks => Ok(well_known::jwks(app)),
         Route::Metrics => Ok(metrics::get(app)),
         Route::Healthz => Ok(health::healthz()),

@@ -1,4 +1,5 @@
-//! `account/…`: what a signed-in user changes about their account.
+//! `account/…`: the signed-in user's own account.
 
+pub(super) mod email;
 // --- password change and reset ---
 pub(super) mod password_change;

@@ -5,9 +5,11 @@
 use std::sync::Arc;
 
 use crate::accounts::{authenticate, normalize_email};
+use crate::config::EmailVerification;
 use crate::event::AuthMethod;
 use crate::web::app::App;
 use crate::web::endpoints::common::{blocking, password_work, refuse_if_signed_in, signed_in};
+use crate::web::endpoints::verification::{begin_pending_login, cooling_down};
 use crate::web::errors::{self, ApiError};
 use crate::web::input;
 use crate::web::ratelimit::Limit;
@@ -16,7 +18,8 @@ use crate::web::request::Request;
 
 /// `POST auth/login {email, password}`: 200 with a new session, 400 for a mismatch (whichever
 /// of the two is wrong) or too many failures, 409 when already signed in, 503 when no password
-/// slot came free in time.
+/// slot came free in time. Under mandatory verification, an unverified address answers 401
+/// with the `verify_email` flow pending (and sends a new verification), as allauth.
 pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, ApiError> {
     let ip = request.client;
     let now = app.engine.now();
@@ -66,9 +69,24 @@ pub(crate) async fn post(app: &Arc<App>, request: &Request) -> Result<ApiReply, 
     };
     app.limits.release(ip_slot);
     app.limits.release(email_slot);
+    // Mandatory verification of the address logged in with: allauth's `verify_email` stage.
+    let unverified = app.config.email_verification == EmailVerification::Mandatory
+        && !app
+            .engine
+            .email_addresses(user.id)
+            .iter()
+            .any(|a| a.email == email && a.verified);
+    // allauth's `is_verification_rate_limited`, part of validating the login: by code, a new
+    // code could not be sent now, so the login is refused rather than left waiting for one.
+    if unverified && app.config.email_verification_by_code && cooling_down(app, &email) {
+        return Err(ApiError::TooManyLoginAttempts);
+    }
     // After the password, as allauth: a wrong password is a 400 whatever the session.
     refuse_if_signed_in(app, request)?;
     app.limits.clear(Limit::LoginFailedEmail, email.as_str());
+    if unverified {
+        return begin_pending_login(app, request, Some(&user), &email, AuthMethod::Password).await;
+    }
     let meta = request.session_meta(AuthMethod::Password);
     let engine = app.engine.clone();
     let strategy = Arc::clone(&app.strategy);

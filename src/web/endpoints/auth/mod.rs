@@ -2,6 +2,8 @@
 //! of sessions, and reauthentication.
 
 pub(super) mod code;
+pub(super) mod email_verify;
+pub(super) mod email_verify_resend;
 pub(super) mod login;
 pub(super) mod reauthenticate;
 pub(super) mod session;

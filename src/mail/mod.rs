@@ -6,7 +6,7 @@
 //! (`delivery.rs`) opens and sends what the outbox holds, off the request path.
 //!
 //! Sealing: the recipient, subject and body are encrypted with AES-256-GCM under a key derived
-//! from `SECRET_KEY` ([`crate::crypto::Sealer`]): the log holds no code, key or address of a
+//! from `SECRET_KEY` (`crypto::Sealer`): the log holds no code, key or address of a
 //! message in the clear.
 
 mod templates;

@@ -6,11 +6,13 @@
 //! user-space generator.
 
 mod codes;
+#[cfg_attr(not(feature = "server"), allow(dead_code))]
 mod seal;
 mod session_key;
 pub(crate) mod sid;
 
 pub use codes::{LinkKey, MAX_SECRET_TEXT, SecretHasher, UserCode, normalize_user_code};
+#[cfg(feature = "server")]
 pub(crate) use seal::Sealer;
 pub use session_key::SessionKey;
 pub use sid::SidCipher;

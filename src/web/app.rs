@@ -33,10 +33,12 @@ pub struct App {
     /// writes never pass it.
     pub(crate) password_gate: PasswordGate,
     /// Digests of codes and link keys, under a key derived from `SECRET_KEY`.
-    #[expect(dead_code, reason = "the account endpoints use it; remove this when they land")]
+    #[expect(
+        dead_code,
+        reason = "the account endpoints use it; remove this when they land"
+    )]
     pub(crate) secrets: SecretHasher,
     /// Renders and seals the messages the account flows send.
-    #[expect(dead_code, reason = "the account endpoints use it; remove this when they land")]
     pub(crate) mailer: Mailer,
     pub(crate) metrics: Metrics,
 }
@@ -117,6 +119,12 @@ impl App {
     /// The settings.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The mailer the endpoints seal messages with: the delivery worker opens them with it
+    /// and waits on its [`Mailer::wake`].
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
     }
 
     /// `credentials` resolved by the app's strategy.

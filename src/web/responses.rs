@@ -217,7 +217,10 @@ impl AuthState {
     }
 
     /// With the token of the anonymous session this response began.
-    #[expect(dead_code, reason = "the account endpoints use it; remove this when they land")]
+    #[expect(
+        dead_code,
+        reason = "the account endpoints use it; remove this when they land"
+    )]
     pub(crate) fn with_session_token(self, token: &str) -> AuthState {
         AuthState {
             session_token: Some(token.to_owned()),

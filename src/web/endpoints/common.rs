@@ -68,7 +68,10 @@ pub(crate) fn authenticated_state(app: &App, user: &User, session: &SessionInfo)
 /// Nothing when `session` authenticated (began, or reauthenticated) within
 /// `ACCOUNT_REAUTHENTICATION_TIMEOUT`; else allauth's 401 asking for reauthentication, with
 /// the flows `user` can reauthenticate by.
-#[expect(dead_code, reason = "the account endpoints use it; remove this when they land")]
+#[expect(
+    dead_code,
+    reason = "the account endpoints use it; remove this when they land"
+)]
 pub(crate) fn require_recent_authentication(
     app: &App,
     user: &User,

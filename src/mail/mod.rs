@@ -8,7 +8,7 @@
 //! console, SMTP).
 //!
 //! Sealing: the recipient, subject and body are encrypted with AES-256-GCM under a key derived
-//! from `SECRET_KEY` ([`crate::crypto::Sealer`]): the log holds no code, key or address of a
+//! from `SECRET_KEY` (`crypto::Sealer`): the log holds no code, key or address of a
 //! message in the clear.
 
 mod backend;

@@ -549,7 +549,9 @@ fn mail_queued_before_a_crash_is_sent_once_after_the_restart() {
 
 #[test]
 fn a_crash_after_the_server_took_the_message_sends_it_again_with_the_same_message_id() {
-    if !smtp_available("a_crash_after_the_server_took_the_message_sends_it_again") {
+    if !smtp_available(
+        "a_crash_after_the_server_took_the_message_sends_it_again_with_the_same_message_id",
+    ) {
         return;
     }
     // At-least-once: the sink writes the message, then waits 3 s before its 250; hallpass is

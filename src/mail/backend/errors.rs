@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-/// Why [`Backend::from_config`] refused the settings.
+/// Why [`Backend::from_config`](super::Backend::from_config) refused the settings.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum BackendError {

@@ -235,10 +235,9 @@ impl Worker {
         }
         self.hold_until = None;
         let outbox = self.engine.outbox();
-        self.retry_at
-            .retain(|id, _| outbox.iter().any(|mail| mail.id == *id));
-        self.unrecorded
-            .retain(|id| outbox.iter().any(|mail| mail.id == *id));
+        let waiting: BTreeSet<u64> = outbox.iter().map(|mail| mail.id).collect();
+        self.retry_at.retain(|id, _| waiting.contains(id));
+        self.unrecorded.retain(|id| waiting.contains(id));
         for mail in &outbox {
             if self.stopping() {
                 break;

@@ -3,12 +3,17 @@
 //! An endpoint that must send mail (a verification code, a reset link) renders the message
 //! here and hands the sealed bytes to the engine command that makes the message necessary, so
 //! the message is durable in the same write (the outbox is in the log). The delivery worker
-//! (`delivery.rs`) opens and sends what the outbox holds, off the request path.
+//! (`delivery.rs`) opens and sends what the outbox holds, off the request path, composing each
+//! message (`message.rs`) and handing it to the configured backend (`backend/`: files, the
+//! console, SMTP).
 //!
 //! Sealing: the recipient, subject and body are encrypted with AES-256-GCM under a key derived
 //! from `SECRET_KEY` (`crypto::Sealer`): the log holds no code, key or address of a
 //! message in the clear.
 
+mod backend;
+mod delivery;
+mod message;
 mod templates;
 
 use std::sync::{Arc, Condvar, Mutex};
@@ -18,6 +23,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::Config;
 use crate::crypto::{Sealer, SecretHasher};
 
+pub use backend::{Backend, BackendError};
+pub use delivery::{Delivery, DeliveryOptions, DeliveryStats};
 pub use templates::Templates;
 
 /// The associated data every sealed message is bound to.

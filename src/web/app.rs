@@ -117,6 +117,12 @@ impl App {
         &self.config
     }
 
+    /// The mailer the endpoints seal messages with: the delivery worker opens them with it
+    /// and waits on its [`Mailer::wake`].
+    pub fn mailer(&self) -> &Mailer {
+        &self.mailer
+    }
+
     /// `credentials` resolved by the app's strategy.
     pub(crate) fn resolve(&self, credentials: &RequestCredentials<'_>) -> Resolved {
         resolve(self.strategy.as_ref(), &self.engine, credentials)

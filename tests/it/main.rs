@@ -19,6 +19,7 @@ mod full_disk;
 mod fuzz_corpus;
 mod layers;
 mod layout;
+mod mail;
 mod model;
 mod recovery;
 mod tokens;

@@ -139,7 +139,15 @@ fn main() -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            serve(&bind, &common.data_dir, config, strategy)
+            // So is a mail backend that cannot work (DEFAULT_FROM_EMAIL, EMAIL_FILE_PATH, TLS).
+            let backend = match hallpass::mail::Backend::from_config(&config, &common.data_dir) {
+                Ok(backend) => backend,
+                Err(e) => {
+                    eprintln!("hallpass: invalid setting {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            serve(&bind, &common.data_dir, config, strategy, backend)
         }
         Command::Sessions { action, common } => sessions(action, &common.data_dir, config),
         Command::Token {
@@ -187,6 +195,7 @@ fn serve(
     data_dir: &Path,
     config: Config,
     strategy: hallpass::ConfiguredStrategy,
+    mail: hallpass::mail::Backend,
 ) -> anyhow::Result<()> {
     for warning in config.warnings() {
         tracing::warn!("{warning}");
@@ -197,6 +206,14 @@ fn serve(
         .build()
         .context("starting the async runtime")?;
     let app = Arc::new(App::with_strategy(engine, config, strategy));
+    // Sends the outbox (mail queued before a restart too) on its own thread.
+    let delivery = hallpass::mail::Delivery::start(
+        app.engine().clone(),
+        app.mailer().clone(),
+        mail,
+        hallpass::mail::DeliveryOptions::from_config(app.config()),
+    )
+    .context("starting the mail delivery thread")?;
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(bind)
             .await
@@ -251,6 +268,8 @@ fn serve(
         tracing::info!("stopped accepting; in-flight requests finished");
         anyhow::Ok(())
     })?;
+    // Before the engine closes: the worker holds a handle and may be recording an outcome.
+    delivery.stop();
     if app.engine().failed() {
         // HALLPASS_MAX_CONSECUTIVE_STORE_FAILURES: only reopening the store recovers.
         drop(app);

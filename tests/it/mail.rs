@@ -230,7 +230,7 @@ fn smtp_delivers_a_queued_message_with_djangos_headers() {
     assert_eq!(m["from"], "Hallpass <noreply@example.org>");
     assert_eq!(m["to"], "alice@example.com");
     // Python's parser decodes the RFC 2047 subject back to the UTF-8 we rendered.
-    assert_eq!(m["subject"], "[Café Zoë] Sign In Code");
+    assert_eq!(m["subject"], "[Café Zoë] Sign-In Code");
     assert_eq!(m["content_type"], "text/plain");
     assert_eq!(m["charset"], "utf-8");
     let body = m["body"].as_str().unwrap();
@@ -627,7 +627,7 @@ fn the_console_backend_prints_the_message_to_stderr() {
     let serve = Serve::start(dir.path(), &[("EMAIL_BACKEND", "console".to_owned())]);
     serve.wait_for_log("mail sent");
     let log = serve.terminate();
-    assert!(log.contains("Subject: [hallpass] Sign In Code"), "{log}");
+    assert!(log.contains("Subject: [hallpass] Sign-In Code"), "{log}");
     assert!(log.contains("To: judy@example.com"), "{log}");
     assert!(log.contains(CODE), "{log}");
     assert!(log.contains(&"-".repeat(79)), "{log}");
